@@ -1,0 +1,69 @@
+"""The one small hierarchy of domain errors; the APIs map each kind to an HTTP status."""
+
+from __future__ import annotations
+
+
+class DomainError(Exception):
+    """A rule of the domain refused a command. `code` is the stable client-facing code."""
+
+    code = "domain_error"
+    detail = "Операция невозможна."
+
+    def __init__(self, detail: str | None = None) -> None:
+        super().__init__(detail or self.detail)
+        if detail is not None:
+            self.detail = detail
+
+
+class NotFound(DomainError):
+    code = "not_found"
+    detail = "Не найдено."
+
+
+class Forbidden(DomainError):
+    code = "permission_denied"
+    detail = "Недостаточно прав."
+
+
+class RuleViolated(DomainError):
+    """The command is well-formed but breaks a business rule (HTTP 400)."""
+
+
+class Conflict(DomainError):
+    code = "conflict"
+    detail = "Конфликт."
+
+
+class EventNotFound(NotFound):
+    code = "event_not_found"
+    detail = "Мероприятие не найдено."
+
+
+class NotOrganizer(Forbidden):
+    code = "not_organizer"
+    detail = "Изменять мероприятие может только организатор или администратор."
+
+
+class EditWindowClosed(Forbidden):
+    code = "edit_window_closed"
+    detail = "Изменять мероприятие можно только в течение часа после создания."
+
+
+class StartTimeInPast(RuleViolated):
+    code = "start_time_in_past"
+    detail = "Время начала должно быть в будущем."
+
+
+class SeatsBelowBooked(RuleViolated):
+    code = "seats_below_booked"
+    detail = "Мест не может быть меньше, чем уже забронировано."
+
+
+class InvalidStatusTransition(RuleViolated):
+    code = "invalid_status_transition"
+    detail = "Недопустимая смена статуса."
+
+
+class ConcurrentModification(Conflict):
+    code = "concurrent_modification"
+    detail = "Данные изменились одновременно с вашим запросом, повторите попытку."

@@ -1,0 +1,98 @@
+"""Settings of every process, read from the environment and validated at start-up."""
+
+from __future__ import annotations
+
+from functools import cached_property
+from typing import Any, Literal
+
+from psycopg.conninfo import conninfo_to_dict
+from pydantic import AliasChoices, Field, model_validator
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+DEVELOPMENT_SECRET = "development-secret-change-me-0123456789abcdef"
+
+# Logical streams of integration events; each is published to the topic `<topic_prefix>.<stream>`.
+EVENTS_STREAM = "events"
+USERS_STREAM = "users"
+EVENT_STORE_SCHEMA = "event_store"
+READ_SCHEMA = "read_model"
+
+
+class Settings(BaseSettings):
+    """Everything a process needs to know about its surroundings.
+
+    `DATABASE_URL` and `KAFKA_BOOTSTRAP_SERVERS` keep their conventional names;
+    everything of our own is prefixed `BOARD_`.
+    """
+
+    model_config = SettingsConfigDict(
+        env_prefix="BOARD_", extra="ignore", frozen=True, populate_by_name=True
+    )
+
+    env: Literal["development", "test", "production"] = "development"
+    secret_key: str = DEVELOPMENT_SECRET
+    database_url: str = Field(
+        default="", validation_alias=AliasChoices("DATABASE_URL", "BOARD_DATABASE_URL")
+    )
+    kafka_bootstrap_servers: str = Field(
+        default="",
+        validation_alias=AliasChoices("KAFKA_BOOTSTRAP_SERVERS", "BOARD_KAFKA_BOOTSTRAP_SERVERS"),
+    )
+    host: str = "127.0.0.1"
+    port: int = Field(default=8000, ge=0, le=65535)
+    data_dir: str = ".board-data"
+    topic_prefix: str = Field(default="eventboard", pattern=r"^[A-Za-z0-9._-]+$")
+
+    consistency_wait_seconds: float = Field(default=5.0, gt=0)
+    edit_window_seconds: float = Field(default=3600.0, ge=0)
+    access_token_seconds: int = Field(default=15 * 60, gt=0)
+    refresh_token_seconds: int = Field(default=7 * 24 * 3600, gt=0)
+
+    db_pool_size: int = Field(default=10, ge=1)
+    relay_batch_size: int = Field(default=500, ge=1)
+    relay_poll_seconds: float = Field(default=1.0, gt=0)
+    kafka_partitions: int = Field(default=4, ge=1)
+    kafka_fetch_max_wait_ms: int = Field(default=10, ge=0)
+    kafka_session_timeout_ms: int = Field(default=6000, ge=1000)
+    kafka_rebalance_timeout_ms: int = Field(default=3000, ge=1000)
+    projection_batch_size: int = Field(default=200, ge=1)
+    watermark_poll_seconds: float = Field(default=0.5, gt=0)
+
+    @model_validator(mode="after")
+    def _refuse_default_secret_outside_development(self) -> Settings:
+        if self.env == "production" and self.secret_key == DEVELOPMENT_SECRET:
+            raise ValueError("BOARD_SECRET_KEY must be set to a secret of your own in production")
+        if self.env == "production" and len(self.secret_key) < 32:
+            raise ValueError("BOARD_SECRET_KEY must be at least 32 characters in production")
+        return self
+
+    def topic(self, stream: str) -> str:
+        return f"{self.topic_prefix}.{stream}"
+
+    @property
+    def topics(self) -> list[str]:
+        return [self.topic(EVENTS_STREAM), self.topic(USERS_STREAM)]
+
+    @cached_property
+    def sqlalchemy_url(self) -> str:
+        """The same database for SQLAlchemy's async psycopg dialect."""
+        _scheme, _, rest = self.database_url.partition("://")
+        if not rest:
+            raise ValueError("DATABASE_URL is not set")
+        return f"postgresql+psycopg://{rest}"
+
+    def eventsourcing_env(self) -> dict[str, str]:
+        """The `eventsourcing` library's own settings for the event store."""
+        parts: dict[str, Any] = conninfo_to_dict(self.database_url)
+        return {
+            "PERSISTENCE_MODULE": "eventsourcing.postgres",
+            "POSTGRES_DBNAME": str(parts.get("dbname", "postgres")),
+            "POSTGRES_HOST": str(parts.get("host", "127.0.0.1")),
+            "POSTGRES_PORT": str(parts.get("port", "5432")),
+            "POSTGRES_USER": str(parts.get("user", "postgres")),
+            "POSTGRES_PASSWORD": str(parts.get("password", "")),
+            "POSTGRES_SCHEMA": EVENT_STORE_SCHEMA,
+            "POSTGRES_POOL_SIZE": str(self.db_pool_size),
+            "POSTGRES_MAX_OVERFLOW": str(self.db_pool_size),
+            "POSTGRES_LOCK_TIMEOUT": "5",
+        }

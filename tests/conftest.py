@@ -1,0 +1,70 @@
+"""Fixtures shared by every tier: real PostgreSQL and a real Kafka-protocol broker.
+
+Both start once per test session (an embedded PostgreSQL in the session's own
+temporary folder and an embedded Tansu broker) unless `DATABASE_URL` /
+`KAFKA_BOOTSTRAP_SERVERS` point at servers to use instead. Each test gets a fresh
+database and its own topic prefix, so tests never see each other's data.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Iterator
+from pathlib import Path
+from urllib.parse import urlsplit, urlunsplit
+from uuid import uuid4
+
+import psycopg
+import pytest
+from psycopg import sql
+
+from shared.infra.database import ensure_schemas
+from shared.infra.embedded import EmbeddedBroker, start_embedded_postgres
+from shared.settings import Settings
+
+os.environ.setdefault("XDG_RUNTIME_DIR", "/tmp")
+
+
+def with_database(url: str, dbname: str) -> str:
+    parts = urlsplit(url)
+    return urlunsplit(parts._replace(path=f"/{dbname}"))
+
+
+@pytest.fixture(scope="session")
+def postgres_server_url(tmp_path_factory: pytest.TempPathFactory) -> str:
+    if url := os.environ.get("DATABASE_URL"):
+        return url
+    return start_embedded_postgres(Path(tmp_path_factory.mktemp("pg")))
+
+
+@pytest.fixture(scope="session")
+def kafka_bootstrap() -> Iterator[str]:
+    if servers := os.environ.get("KAFKA_BOOTSTRAP_SERVERS"):
+        yield servers
+        return
+    broker = EmbeddedBroker().start()
+    yield broker.bootstrap_servers
+    broker.stop()
+
+
+@pytest.fixture
+def database_url(postgres_server_url: str) -> Iterator[str]:
+    name = f"test_{uuid4().hex[:12]}"
+    with psycopg.connect(postgres_server_url, autocommit=True) as conn:
+        conn.execute(sql.SQL("CREATE DATABASE {}").format(sql.Identifier(name)))
+    url = with_database(postgres_server_url, name)
+    ensure_schemas(url)
+    yield url
+    with psycopg.connect(postgres_server_url, autocommit=True) as conn:
+        conn.execute(sql.SQL("DROP DATABASE {} WITH (FORCE)").format(sql.Identifier(name)))
+
+
+@pytest.fixture
+def settings(database_url: str, kafka_bootstrap: str) -> Settings:
+    return Settings(
+        env="test",
+        database_url=database_url,
+        kafka_bootstrap_servers=kafka_bootstrap,
+        topic_prefix=f"t{uuid4().hex[:10]}",
+        kafka_partitions=2,
+    )

@@ -60,10 +60,10 @@ class Settings(BaseSettings):
 
     @model_validator(mode="after")
     def _refuse_default_secret_outside_development(self) -> Settings:
-        if self.env == "production" and self.secret_key == DEVELOPMENT_SECRET:
-            raise ValueError("BOARD_SECRET_KEY must be set to a secret of your own in production")
-        if self.env == "production" and len(self.secret_key) < 32:
-            raise ValueError("BOARD_SECRET_KEY must be at least 32 characters in production")
+        if self.env != "development" and self.secret_key == DEVELOPMENT_SECRET:
+            raise ValueError("BOARD_SECRET_KEY must be a secret of your own outside development")
+        if len(self.secret_key) < 32:
+            raise ValueError("BOARD_SECRET_KEY must be at least 32 characters")
         return self
 
     def topic(self, stream: str) -> str:

@@ -63,6 +63,7 @@ def database_url(postgres_server_url: str) -> Iterator[str]:
 def settings(database_url: str, kafka_bootstrap: str) -> Settings:
     return Settings(
         env="test",
+        secret_key=f"test-secret-{uuid4().hex}",
         database_url=database_url,
         kafka_bootstrap_servers=kafka_bootstrap,
         topic_prefix=f"t{uuid4().hex[:10]}",

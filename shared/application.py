@@ -10,11 +10,22 @@ from typing import Any, Generic, TypeVar
 from uuid import UUID
 
 from eventsourcing.application import AggregateNotFoundError, Application, ProcessingEvent
+from eventsourcing.domain import Aggregate
 from eventsourcing.persistence import IntegrityError, Recording
 
+from shared.auth.passwords import PasswordHasher, check_password_strength
 from shared.clock import Clock, SystemClock
-from shared.domain.errors import ConcurrentModification, EventNotFound
+from shared.domain.errors import (
+    ConcurrentModification,
+    DomainError,
+    EmailTaken,
+    EventNotFound,
+    InvalidCredentials,
+    UsernameTaken,
+    UserNotFound,
+)
 from shared.domain.event import Event
+from shared.domain.user import EmailClaim, User, email_claim_id_for, user_id_for
 from shared.identity import Caller
 from shared.integration import to_integration_event
 from shared.outbox.recorder import OUTBOX_KWARG
@@ -24,6 +35,7 @@ logger = logging.getLogger(__name__)
 
 MAX_CONFLICT_RETRIES = 5
 AggregateT = TypeVar("AggregateT")
+A = TypeVar("A", bound=Aggregate)
 
 
 @dataclass(frozen=True)
@@ -47,6 +59,7 @@ class Board(Application[UUID]):
     ) -> None:
         self.settings = settings
         self.clock: Clock = clock or SystemClock()
+        self.passwords = PasswordHasher(settings)
         super().__init__(env)
 
     def _record(self, processing_event: ProcessingEvent[UUID]) -> list[Recording[UUID]]:
@@ -94,29 +107,115 @@ class Board(Application[UUID]):
                 edit_window_seconds=self.settings.edit_window_seconds,
             )
 
-        return self._retrying(event_id, command)
+        return self._retrying(event_id, Event, EventNotFound, command)
 
     def get_event(self, event_id: UUID) -> Event:
+        return self._get(event_id, Event, EventNotFound)
+
+    def register_user(
+        self, *, username: str, email: str, password: str, is_staff: bool = False
+    ) -> Saved[User]:
+        """Register a new user; the username and the e-mail are unique case-insensitively."""
+        check_password_strength(password, username)
+        now = self.clock.now()
+        user = User.register(
+            username=username,
+            email=email,
+            password_hash=self.passwords.hash(password),
+            is_staff=is_staff,
+            now=now,
+        )
+        claim = EmailClaim.claim(email=email, user_id=user.id, now=now) if email else None
         try:
-            found: object = self.repository.get(event_id)
+            return Saved(user, self._save(user, claim))
+        except IntegrityError:
+            # Creating an aggregate with an id that exists is a taken name, not a race to retry.
+            if self._exists(user.id):
+                raise UsernameTaken from None
+            if email and self._exists(email_claim_id_for(email)):
+                raise EmailTaken from None
+            raise
+
+    def authenticate(self, username: str, password: str) -> User:
+        """The active user with these credentials; one answer for every kind of failure."""
+        try:
+            user = self.get_user(user_id_for(username))
+        except UserNotFound:
+            user = None
+        if not self.passwords.verify(password, user.password_hash if user else None):
+            raise InvalidCredentials
+        if user is None or not user.is_active:
+            raise InvalidCredentials
+        return user
+
+    def get_user(self, user_id: UUID) -> User:
+        return self._get(user_id, User, UserNotFound)
+
+    def create_superuser(self, *, username: str, email: str, password: str) -> Saved[User]:
+        """Create a staff user, or make the existing one staff with this password (idempotent)."""
+        try:
+            self.get_user(user_id_for(username))
+        except UserNotFound:
+            try:
+                return self.register_user(
+                    username=username, email=email, password=password, is_staff=True
+                )
+            except UsernameTaken:
+                pass  # registered concurrently: fall through and update it
+
+        def command(user: User) -> None:
+            now = self.clock.now()
+            if not self.passwords.verify(password, user.password_hash):
+                check_password_strength(password, username)
+                user.change_password(self.passwords.hash(password), occurred_at=now)
+            user.grant_staff(now)
+
+        return self._retrying(user_id_for(username), User, UserNotFound, command)
+
+    def set_staff(self, user_id: UUID, *, is_staff: bool) -> Saved[User]:
+        def command(user: User) -> None:
+            if is_staff:
+                user.grant_staff(self.clock.now())
+            else:
+                user.revoke_staff(self.clock.now())
+
+        return self._retrying(user_id, User, UserNotFound, command)
+
+    def deactivate_user(self, user_id: UUID) -> Saved[User]:
+        return self._retrying(
+            user_id, User, UserNotFound, lambda user: user.deactivate(self.clock.now())
+        )
+
+    def _exists(self, aggregate_id: UUID) -> bool:
+        return any(True for _ in self.repository.event_store.get(aggregate_id, limit=1))
+
+    def _get(self, aggregate_id: UUID, kind: type[A], missing: type[DomainError]) -> A:
+        try:
+            found: object = self.repository.get(aggregate_id)
         except AggregateNotFoundError:
-            raise EventNotFound from None
-        if not isinstance(found, Event):
-            raise EventNotFound
+            raise missing from None
+        if not isinstance(found, kind):
+            raise missing
         return found
 
-    def _retrying(self, event_id: UUID, command: Callable[[Event], None]) -> Saved[Event]:
+    def _retrying(
+        self,
+        aggregate_id: UUID,
+        kind: type[A],
+        missing: type[DomainError],
+        command: Callable[[A], None],
+    ) -> Saved[A]:
         """Run a command on a fresh copy of the aggregate, again if another writer won the race."""
         for attempt in range(1, MAX_CONFLICT_RETRIES + 1):
-            found = self.get_event(event_id)
+            found = self._get(aggregate_id, kind, missing)
             command(found)
             try:
                 return Saved(found, self._save(found))
             except IntegrityError:
-                logger.info("version conflict on %s, attempt %d", event_id, attempt)
+                logger.info("version conflict on %s, attempt %d", aggregate_id, attempt)
         raise ConcurrentModification
 
-    def _save(self, *aggregates: Event) -> int:
+    def _save(self, *aggregates: Aggregate | None) -> int:
         recordings = self.save(*aggregates)
         # A command that changed nothing stored nothing: readers need not wait for it.
         return max((r.notification.id for r in recordings), default=0)

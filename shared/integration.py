@@ -15,7 +15,8 @@ from uuid import NAMESPACE_URL, UUID, uuid5
 from eventsourcing.domain import DomainEventProtocol
 
 from shared.domain.event import Event
-from shared.settings import EVENTS_STREAM
+from shared.domain.user import EmailClaim, User
+from shared.settings import EVENTS_STREAM, USERS_STREAM
 
 SCHEMA_VERSION = 1
 # Every domain event records `occurred_at` from the board's clock; it becomes the envelope's.
@@ -23,11 +24,29 @@ _BOOKKEEPING_FIELDS = frozenset(
     {"originator_id", "originator_version", "timestamp", "originator_topic", "occurred_at"}
 )
 
+# Secrets stay in the event store; they never travel downstream.
+_PRIVATE_FIELDS = frozenset({"password_hash"})
+
+
+@dataclass(frozen=True)
+class Route:
+    aggregate_type: str
+    public_type: str
+    stream: str
+
+
 # The public type of each domain event. Renaming a domain event class must not change these.
-PUBLIC_TYPES: dict[type[Any], tuple[str, str]] = {
-    Event.Scheduled: ("event", "event.scheduled"),
-    Event.Updated: ("event", "event.updated"),
+PUBLIC_TYPES: dict[type[Any], Route] = {
+    Event.Scheduled: Route("event", "event.scheduled", EVENTS_STREAM),
+    Event.Updated: Route("event", "event.updated", EVENTS_STREAM),
+    User.Registered: Route("user", "user.registered", USERS_STREAM),
+    User.PasswordChanged: Route("user", "user.password_changed", USERS_STREAM),
+    User.StaffGranted: Route("user", "user.staff_granted", USERS_STREAM),
+    User.StaffRevoked: Route("user", "user.staff_revoked", USERS_STREAM),
+    User.Deactivated: Route("user", "user.deactivated", USERS_STREAM),
 }
+# Domain events that only keep the write side consistent; nothing downstream needs them.
+INTERNAL_TYPES: frozenset[type[Any]] = frozenset({EmailClaim.Claimed})
 
 
 @dataclass(frozen=True)
@@ -80,24 +99,31 @@ def domain_event_id(aggregate_id: UUID, version: int) -> UUID:
     return uuid5(NAMESPACE_URL, f"eventboard:{aggregate_id}:{version}")
 
 
-def to_integration_event(domain_event: DomainEventProtocol[Any]) -> IntegrationEvent:
+def to_integration_event(domain_event: DomainEventProtocol[Any]) -> IntegrationEvent | None:
+    """The integration event of a stored domain event, or None for an internal one."""
+    if type(domain_event) in INTERNAL_TYPES:
+        return None
     try:
-        aggregate_type, public_type = PUBLIC_TYPES[type(domain_event)]
+        route = PUBLIC_TYPES[type(domain_event)]
     except KeyError:
         raise TypeError(f"{type(domain_event).__qualname__} has no public type") from None
     fields = vars(domain_event)
-    data = {k: to_json_value(v) for k, v in fields.items() if k not in _BOOKKEEPING_FIELDS}
+    data = {
+        k: to_json_value(v)
+        for k, v in fields.items()
+        if k not in _BOOKKEEPING_FIELDS and k not in _PRIVATE_FIELDS
+    }
     aggregate_id = domain_event.originator_id
     occurred_at: datetime = fields["occurred_at"]
     return IntegrationEvent(
         id=domain_event_id(aggregate_id, domain_event.originator_version),
-        type=public_type,
-        aggregate_type=aggregate_type,
+        type=route.public_type,
+        aggregate_type=route.aggregate_type,
         aggregate_id=aggregate_id,
         version=domain_event.originator_version,
         occurred_at=occurred_at,
         data=data,
-        stream=EVENTS_STREAM,
+        stream=route.stream,
         key=str(aggregate_id),
     )
 

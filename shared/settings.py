@@ -48,6 +48,10 @@ class Settings(BaseSettings):
     access_token_seconds: int = Field(default=15 * 60, gt=0)
     refresh_token_seconds: int = Field(default=7 * 24 * 3600, gt=0)
 
+    # Argon2id cost; tests lower it, production keeps pwdlib's recommended values.
+    password_hash_time_cost: int = Field(default=3, ge=1)
+    password_hash_memory_kib: int = Field(default=65536, ge=8)
+
     db_pool_size: int = Field(default=10, ge=1)
     relay_batch_size: int = Field(default=500, ge=1)
     relay_poll_seconds: float = Field(default=1.0, gt=0)

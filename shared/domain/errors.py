@@ -67,3 +67,33 @@ class InvalidStatusTransition(RuleViolated):
 class ConcurrentModification(Conflict):
     code = "concurrent_modification"
     detail = "Данные изменились одновременно с вашим запросом, повторите попытку."
+
+
+class InvalidField(RuleViolated):
+    """A value breaks a rule of its field; answered like a validation error of that field."""
+
+    code = "validation_error"
+
+    def __init__(self, field: str, detail: str) -> None:
+        super().__init__(detail)
+        self.field = field
+
+
+class UsernameTaken(RuleViolated):
+    code = "username_taken"
+    detail = "Пользователь с таким именем уже существует."
+
+
+class EmailTaken(RuleViolated):
+    code = "email_taken"
+    detail = "Пользователь с таким e-mail уже существует."
+
+
+class InvalidCredentials(DomainError):
+    code = "invalid_credentials"
+    detail = "Неверное имя пользователя или пароль."
+
+
+class UserNotFound(NotFound):
+    code = "user_not_found"
+    detail = "Пользователь не найден."

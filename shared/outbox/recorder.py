@@ -39,7 +39,7 @@ def outbox_ddl(schema: str) -> list[Composed]:
 
 
 class OutboxRecorder(PostgresApplicationRecorder):
-    """Adds one outbox row per stored domain event, inside the library's transaction.
+    """Adds one outbox row per stored public domain event, inside the library's transaction.
 
     The rows are inserted in `_fetch_ids_after_insert_events`, which runs after the
     events' notification ids exist and while the table lock is still held, so the
@@ -58,17 +58,18 @@ class OutboxRecorder(PostgresApplicationRecorder):
         self, curs: Cursor[DictRow], stored_events: Sequence[StoredEvent], **kwargs: Any
     ) -> Sequence[int] | None:
         ids = super()._fetch_ids_after_insert_events(curs, stored_events, **kwargs)
-        integration_events: Sequence[IntegrationEvent] = kwargs.get(OUTBOX_KWARG, ())
+        integration_events: Sequence[IntegrationEvent | None] = kwargs.get(OUTBOX_KWARG, ())
         if not integration_events:
             return ids
         if ids is None or len(ids) != len(integration_events):
-            raise RuntimeError("every stored domain event needs exactly one outbox row")
-        curs.executemany(
-            self._insert_outbox,
-            [
-                (position, e.id, e.stream, e.key, e.type, encode_message(e.to_message(position)))
-                for position, e in zip(ids, integration_events, strict=True)
-            ],
-        )
+            raise RuntimeError("every stored domain event needs its entry in the outbox list")
+        rows = [
+            (position, e.id, e.stream, e.key, e.type, encode_message(e.to_message(position)))
+            for position, e in zip(ids, integration_events, strict=True)
+            if e is not None
+        ]
+        if not rows:
+            return ids
+        curs.executemany(self._insert_outbox, rows)
         curs.execute(SQL("NOTIFY {0}").format(Identifier(OUTBOX_CHANNEL)))
         return ids

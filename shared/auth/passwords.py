@@ -1,0 +1,43 @@
+"""Password rules and Argon2id hashing."""
+
+from __future__ import annotations
+
+from pwdlib import PasswordHash
+from pwdlib.hashers.argon2 import Argon2Hasher
+
+from shared.domain.errors import InvalidField
+from shared.settings import Settings
+
+MIN_PASSWORD_LENGTH = 8
+
+
+def check_password_strength(password: str, username: str) -> None:
+    if len(password) < MIN_PASSWORD_LENGTH:
+        raise InvalidField("password", "Пароль должен содержать не меньше 8 символов.")
+    if password.isdigit():
+        raise InvalidField("password", "Пароль не может состоять только из цифр.")
+    if password.casefold() == username.casefold():
+        raise InvalidField("password", "Пароль не может совпадать с именем пользователя.")
+
+
+class PasswordHasher:
+    def __init__(self, settings: Settings) -> None:
+        self._hash = PasswordHash(
+            (
+                Argon2Hasher(
+                    time_cost=settings.password_hash_time_cost,
+                    memory_cost=settings.password_hash_memory_kib,
+                ),
+            )
+        )
+        # Checked against when the user does not exist, so both failures take as long.
+        self._decoy = self._hash.hash("decoy-password-never-matches")
+
+    def hash(self, password: str) -> str:
+        return self._hash.hash(password)
+
+    def verify(self, password: str, password_hash: str | None) -> bool:
+        if password_hash is None:
+            self._hash.verify(password, self._decoy)
+            return False
+        return self._hash.verify(password, password_hash)

@@ -1,0 +1,122 @@
+"""The `User` aggregate and the claim that keeps e-mail addresses unique.
+
+Both have ids derived from the case-folded name, so a second registration of the
+same username or e-mail is a second aggregate with an id that already exists: the
+event store's uniqueness refuses it, even when two registrations race.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import ClassVar
+from uuid import NAMESPACE_URL, UUID, uuid5
+
+from eventsourcing.domain import Aggregate, event
+
+
+def user_id_for(username: str) -> UUID:
+    return uuid5(NAMESPACE_URL, f"eventboard:user:{username.casefold()}")
+
+
+def email_claim_id_for(email: str) -> UUID:
+    return uuid5(NAMESPACE_URL, f"eventboard:email:{email.casefold()}")
+
+
+class User(Aggregate):
+    INTEGRATION_NAME: ClassVar[str] = "user"
+
+    class Registered(Aggregate.Created):
+        username: str
+        email: str
+        password_hash: str
+        is_staff: bool
+        occurred_at: datetime
+
+    class PasswordChanged(Aggregate.Event):
+        password_hash: str
+        occurred_at: datetime
+
+    class StaffGranted(Aggregate.Event):
+        occurred_at: datetime
+
+    class StaffRevoked(Aggregate.Event):
+        occurred_at: datetime
+
+    class Deactivated(Aggregate.Event):
+        occurred_at: datetime
+
+    def __init__(
+        self,
+        username: str,
+        email: str,
+        password_hash: str,
+        is_staff: bool,
+        occurred_at: datetime,
+    ) -> None:
+        self.username = username
+        self.email = email
+        self.password_hash = password_hash
+        self.is_staff = is_staff
+        self.is_active = True
+        self.date_joined = occurred_at
+
+    @classmethod
+    def register(
+        cls, *, username: str, email: str, password_hash: str, is_staff: bool, now: datetime
+    ) -> User:
+        return cls._create(
+            cls.Registered,
+            id=user_id_for(username),
+            username=username,
+            email=email,
+            password_hash=password_hash,
+            is_staff=is_staff,
+            occurred_at=now,
+        )
+
+    @event(PasswordChanged)
+    def change_password(self, password_hash: str, occurred_at: datetime) -> None:
+        self.password_hash = password_hash
+
+    def grant_staff(self, now: datetime) -> None:
+        if not self.is_staff:
+            self._grant_staff(occurred_at=now)
+
+    @event(StaffGranted)
+    def _grant_staff(self, occurred_at: datetime) -> None:
+        self.is_staff = True
+
+    def revoke_staff(self, now: datetime) -> None:
+        if self.is_staff:
+            self._revoke_staff(occurred_at=now)
+
+    @event(StaffRevoked)
+    def _revoke_staff(self, occurred_at: datetime) -> None:
+        self.is_staff = False
+
+    def deactivate(self, now: datetime) -> None:
+        if self.is_active:
+            self._deactivate(occurred_at=now)
+
+    @event(Deactivated)
+    def _deactivate(self, occurred_at: datetime) -> None:
+        self.is_active = False
+
+
+class EmailClaim(Aggregate):
+    """Exists once per case-folded e-mail address; saved with the user who claims it."""
+
+    INTEGRATION_NAME: ClassVar[str] = "email_claim"
+
+    class Claimed(Aggregate.Created):
+        user_id: UUID
+        occurred_at: datetime
+
+    def __init__(self, user_id: UUID, occurred_at: datetime) -> None:
+        self.user_id = user_id
+
+    @classmethod
+    def claim(cls, *, email: str, user_id: UUID, now: datetime) -> EmailClaim:
+        return cls._create(
+            cls.Claimed, id=email_claim_id_for(email), user_id=user_id, occurred_at=now
+        )

@@ -22,8 +22,6 @@ from shared.infra.database import ensure_schemas
 from shared.infra.embedded import EmbeddedBroker, start_embedded_postgres
 from shared.settings import Settings
 
-os.environ.setdefault("XDG_RUNTIME_DIR", "/tmp")
-
 
 def with_database(url: str, dbname: str) -> str:
     parts = urlsplit(url)

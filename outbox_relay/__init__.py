@@ -1,0 +1,1 @@
+"""The outbox relay: moves committed outbox rows to Kafka, in order, at least once."""

@@ -27,7 +27,7 @@ from shared.domain.errors import (
 from shared.domain.event import Event
 from shared.domain.user import EmailClaim, User, email_claim_id_for, user_id_for
 from shared.identity import Caller
-from shared.integration import to_integration_event
+from shared.integration import INTERNAL_TYPES, to_integration_event
 from shared.outbox.recorder import OUTBOX_KWARG
 from shared.settings import Settings
 
@@ -217,5 +217,9 @@ class Board(Application[UUID]):
 
     def _save(self, *aggregates: Aggregate | None) -> int:
         recordings = self.save(*aggregates)
-        # A command that changed nothing stored nothing: readers need not wait for it.
-        return max((r.notification.id for r in recordings), default=0)
+        # A command that changed nothing stored nothing: readers need not wait for it. Internal
+        # events never reach a projection, so a watermark would never pass their positions.
+        return max(
+            (r.notification.id for r in recordings if type(r.domain_event) not in INTERNAL_TYPES),
+            default=0,
+        )

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from functools import cached_property
 from typing import Any, Literal
 
 from psycopg.conninfo import conninfo_to_dict
@@ -41,6 +40,9 @@ class Settings(BaseSettings):
     host: str = "127.0.0.1"
     port: int = Field(default=8000, ge=0, le=65535)
     data_dir: str = ".board-data"
+    # Port of the broker `board up` embeds without KAFKA_BOOTSTRAP_SERVERS; 0 picks a free one.
+    kafka_port: int = Field(default=0, ge=0, le=65535)
+    log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = "INFO"
     topic_prefix: str = Field(default="eventboard", pattern=r"^[A-Za-z0-9._-]+$")
 
     consistency_wait_seconds: float = Field(default=5.0, gt=0)
@@ -55,12 +57,19 @@ class Settings(BaseSettings):
     db_pool_size: int = Field(default=10, ge=1)
     relay_batch_size: int = Field(default=500, ge=1)
     relay_poll_seconds: float = Field(default=1.0, gt=0)
+    # Published outbox rows are kept this long (and below every projection's watermark).
+    outbox_retention_seconds: float = Field(default=86400.0, ge=0)
     kafka_partitions: int = Field(default=4, ge=1)
     kafka_fetch_max_wait_ms: int = Field(default=10, ge=0)
     kafka_session_timeout_ms: int = Field(default=6000, ge=1000)
     kafka_rebalance_timeout_ms: int = Field(default=3000, ge=1000)
     projection_batch_size: int = Field(default=200, ge=1)
+    # How long a projector waits for a batch to fill: a bound on the lag it adds.
+    projection_batch_seconds: float = Field(default=0.01, gt=0)
     watermark_poll_seconds: float = Field(default=0.5, gt=0)
+    # `/readyz` fails once an event has waited this long for a projection the API reads.
+    readiness_max_lag_seconds: float = Field(default=30.0, gt=0)
+    access_log: bool = False
 
     @model_validator(mode="after")
     def _refuse_default_secret_outside_development(self) -> Settings:
@@ -77,7 +86,7 @@ class Settings(BaseSettings):
     def topics(self) -> list[str]:
         return [self.topic(EVENTS_STREAM), self.topic(USERS_STREAM)]
 
-    @cached_property
+    @property
     def sqlalchemy_url(self) -> str:
         """The same database for SQLAlchemy's async psycopg dialect."""
         _scheme, _, rest = self.database_url.partition("://")

@@ -26,7 +26,9 @@ events = Table(
     "events",
     metadata,
     Column("id", Uuid, primary_key=True),
+    # The aggregate version and global position of the last integration event the row reflects.
     Column("version", Integer, nullable=False),
+    Column("position", BigInteger, nullable=False),
     Column("title", Text, nullable=False),
     Column("description", Text, nullable=False),
     Column("start_time", DateTime(timezone=True), nullable=False),

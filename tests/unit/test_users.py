@@ -108,3 +108,12 @@ def test_password_hashes_never_leave_the_event_store(board: Board) -> None:
     assert [m.type for m in messages if m] == ["user.registered"]
     assert all("password_hash" not in m.data for m in messages if m)
     assert isinstance(board.get_user(saved.aggregate.id), User)
+
+
+def test_a_registration_reports_the_position_of_its_last_public_event(board: Board) -> None:
+    saved = board.register_user(username="erin", email="erin@example.com", password="s3cret-pw")
+
+    stored = list(board.notification_log.select(start=1, limit=10))
+    # The e-mail claim is stored after the user but never published, so nobody could wait for it.
+    assert [n.topic.rsplit(".", 1)[-1] for n in stored] == ["Registered", "Claimed"]
+    assert saved.position == stored[0].id

@@ -1,0 +1,53 @@
+"""Sending the event store again, for a broker that lost data."""
+
+from __future__ import annotations
+
+import logging
+
+from eventsourcing.persistence import Notification
+
+from outbox_relay.producer import OutgoingMessage, build_producer, send_all
+from shared.application import Board
+from shared.infra.database import event_store_env
+from shared.integration import encode_message, to_integration_event
+from shared.settings import Settings
+
+logger = logging.getLogger(__name__)
+
+
+def republish(settings: Settings, from_position: int) -> int:
+    """Publish every stored domain event from `from_position` on; return how many were sent.
+
+    Messages come from the event store through the same mapper as the outbox, so they
+    carry the same ids and positions; consumers take them as the duplicates they are.
+    """
+    board = Board(settings, env=event_store_env(settings))
+    producer = build_producer(settings, client_id="board-republish")
+    sent = 0
+    try:
+        start = from_position
+        while notifications := board.recorder.select_notifications(
+            start, settings.relay_batch_size
+        ):
+            messages = (_to_message(board, n, settings) for n in notifications)
+            sent += send_all(producer, (m for m in messages if m is not None))
+            start = notifications[-1].id + 1
+            logger.info("republished up to position %d", notifications[-1].id)
+    finally:
+        producer.close()
+        board.close()
+    return sent
+
+
+def _to_message(
+    board: Board, notification: Notification, settings: Settings
+) -> OutgoingMessage | None:
+    """The message the outbox held for this domain event; None for an internal one."""
+    integration_event = to_integration_event(board.mapper.to_domain_event(notification))
+    if integration_event is None:
+        return None
+    return OutgoingMessage(
+        settings.topic(integration_event.stream),
+        integration_event.key.encode(),
+        encode_message(integration_event.to_message(notification.id)),
+    )

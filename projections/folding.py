@@ -1,0 +1,144 @@
+"""Folding integration events into read-model rows, in memory, with no I/O.
+
+The live agent and the replay both load the current rows, call `fold`, and write
+what it returns, so a replay cannot disagree with live processing. `fold` decides,
+per message, from the version the row reflects: apply it (the next version), skip
+it (a duplicate), or park it (a gap, a failing handler, or an aggregate already
+parked — an aggregate's order is never broken).
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable, Iterable, Mapping, MutableMapping, MutableSet
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any
+from uuid import UUID
+
+from sqlalchemy import Table
+
+from shared.integration import encode_message
+
+Row = dict[str, Any]
+# A handler returns a new row after the message (never changing the one it is given);
+# `fold` sets the bookkeeping columns.
+Handler = Callable[["Envelope", "Row | None"], Row]
+
+
+@dataclass(frozen=True)
+class Envelope:
+    """An integration event as it travels: the message plus its parsed bookkeeping."""
+
+    message: Mapping[str, Any]
+    type: str
+    aggregate_id: UUID
+    version: int
+    position: int
+    occurred_at: datetime
+
+    @classmethod
+    def of(cls, message: Mapping[str, Any]) -> Envelope:
+        return cls(
+            message=message,
+            type=message["type"],
+            aggregate_id=UUID(message["aggregate_id"]),
+            version=int(message["version"]),
+            position=int(message["position"]),
+            occurred_at=datetime.fromisoformat(message["occurred_at"]),
+        )
+
+    @classmethod
+    def decode(cls, payload: bytes) -> Envelope:
+        return cls.of(json.loads(payload))
+
+    @property
+    def data(self) -> Mapping[str, Any]:
+        data: Mapping[str, Any] = self.message["data"]
+        return data
+
+    def encode(self) -> bytes:
+        return encode_message(dict(self.message))
+
+
+@dataclass(frozen=True)
+class Projection:
+    """A read model: its table (keyed by `id`, with `version` and `position` columns),
+    the streams it consumes, and a handler per integration-event type.
+
+    `creates` names the types that create a row. A type without a handler moves an
+    existing row's version on and changes nothing else, so a new kind of domain event
+    of the same aggregate does not park its later events.
+    """
+
+    name: str
+    table: Table
+    streams: tuple[str, ...]
+    handlers: Mapping[str, Handler]
+    creates: frozenset[str]
+
+
+@dataclass
+class Parked:
+    envelope: Envelope
+    error: str
+
+
+@dataclass
+class Folded:
+    """What `fold` decided: rows to write, positions done, and messages to park."""
+
+    changed: dict[UUID, Row] = field(default_factory=dict)
+    applied: list[int] = field(default_factory=list)
+    parked: list[Parked] = field(default_factory=list)
+
+
+class VersionGap(Exception):
+    """A message that is not the next version of its row: an earlier one is missing."""
+
+
+def fold(
+    projection: Projection,
+    rows: MutableMapping[UUID, Row],
+    parked_aggregates: MutableSet[UUID],
+    envelopes: Iterable[Envelope],
+) -> Folded:
+    """Apply `envelopes` in order to `rows` (updated in place); `parked_aggregates` grows."""
+    folded = Folded()
+    for envelope in envelopes:
+        aggregate_id = envelope.aggregate_id
+        if aggregate_id in parked_aggregates:
+            folded.parked.append(Parked(envelope, "parked behind an earlier message"))
+            continue
+        try:
+            row = _next_row(projection, rows.get(aggregate_id), envelope)
+        except Exception as exc:
+            parked_aggregates.add(aggregate_id)
+            folded.parked.append(Parked(envelope, f"{type(exc).__name__}: {exc}"))
+            continue
+        if row is not None:
+            rows[aggregate_id] = folded.changed[aggregate_id] = row
+        folded.applied.append(envelope.position)
+    return folded
+
+
+def _next_row(projection: Projection, row: Row | None, envelope: Envelope) -> Row | None:
+    """The row after `envelope`, or None when the message changes nothing."""
+    handler = projection.handlers.get(envelope.type)
+    if row is None:
+        if envelope.type in projection.creates:
+            return _stamped(projection.handlers[envelope.type](envelope, None), envelope)
+        if handler is None:
+            return None
+        raise VersionGap(f"no row yet for version {envelope.version}")
+    if envelope.version <= row["version"]:
+        return None
+    if envelope.type in projection.creates or envelope.version != row["version"] + 1:
+        raise VersionGap(f"version {envelope.version} after version {row['version']}")
+    return _stamped(dict(row) if handler is None else handler(envelope, row), envelope)
+
+
+def _stamped(row: Row, envelope: Envelope) -> Row:
+    row["version"] = envelope.version
+    row["position"] = envelope.position
+    return row

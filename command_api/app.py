@@ -1,0 +1,41 @@
+"""Composition root of the write API."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+
+from fastapi import FastAPI
+from starlette.concurrency import run_in_threadpool
+
+from command_api import events
+from shared.application import Board
+from shared.clock import Clock
+from shared.http.app import create_api_app
+from shared.infra.database import ensure_schemas, event_store_env
+from shared.settings import Settings
+
+
+def open_board(settings: Settings, clock: Clock | None) -> Board:
+    ensure_schemas(settings.database_url)
+    return Board(settings, clock, env=event_store_env(settings))
+
+
+def create_app(
+    settings: Settings, board: Board | None = None, clock: Clock | None = None
+) -> FastAPI:
+    """The write API; without a `board` it opens one on the event store and closes it after."""
+
+    @asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        owned = board is None
+        app.state.board = board or await run_in_threadpool(open_board, settings, clock)
+        try:
+            yield
+        finally:
+            if owned:
+                await run_in_threadpool(app.state.board.close)
+
+    app = create_api_app(settings, title="Event Board — команды", lifespan=lifespan)
+    app.include_router(events.router)
+    return app

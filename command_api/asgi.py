@@ -1,0 +1,8 @@
+"""The command API on its own: `uvicorn command_api.asgi:app` (one container in compose)."""
+
+from __future__ import annotations
+
+from command_api.app import create_app
+from shared.settings import Settings
+
+app = create_app(Settings())

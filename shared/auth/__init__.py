@@ -1,1 +1,1 @@
-"""Authentication: passwords, tokens and login throttling."""
+"""Authentication: passwords, tokens, sessions, user access and login throttling."""

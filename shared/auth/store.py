@@ -1,6 +1,7 @@
-"""Write-side tables of authentication: login failures and refresh tokens.
+"""Write-side tables of authentication: login failures, refresh tokens and user access.
 
-Kept in PostgreSQL so throttling and token rotation hold across processes and restarts.
+Kept in PostgreSQL so throttling, token rotation and revocation hold across processes and
+restarts.
 """
 
 from __future__ import annotations
@@ -34,5 +35,12 @@ def create_auth_tables(conn: Connection[object]) -> None:
     conn.execute(
         sql.SQL(
             "CREATE INDEX IF NOT EXISTS refresh_tokens_user ON {schema}.refresh_tokens (user_id)"
+        ).format(schema=schema)
+    )
+    conn.execute(
+        sql.SQL(
+            "CREATE TABLE IF NOT EXISTS {schema}.user_access ("
+            " user_id uuid PRIMARY KEY, is_staff boolean NOT NULL, is_active boolean NOT NULL,"
+            " version integer NOT NULL, position bigint NOT NULL)"
         ).format(schema=schema)
     )

@@ -7,11 +7,37 @@ event store's uniqueness refuses it, even when two registrations race.
 
 from __future__ import annotations
 
+import re
 from datetime import datetime
 from typing import ClassVar
 from uuid import NAMESPACE_URL, UUID, uuid5
 
 from eventsourcing.domain import Aggregate, event
+
+from shared.domain.errors import InvalidField
+
+USERNAME_LENGTH = (3, 150)
+MAX_EMAIL_LENGTH = 254
+# Letters (any script), digits and `.@+-_`, as the original's usernames.
+_USERNAME = re.compile(r"[\w.@+-]+")
+# Deliberately loose: one `@`, no spaces, a dot in the domain; delivery is the real check.
+_EMAIL = re.compile(r"[^@\s]+@[^@\s]+\.[^@\s]+")
+
+
+def check_username(username: str) -> None:
+    shortest, longest = USERNAME_LENGTH
+    if not shortest <= len(username) <= longest:
+        raise InvalidField("username", "Имя пользователя должно содержать от 3 до 150 символов.")
+    if not _USERNAME.fullmatch(username):
+        raise InvalidField(
+            "username", "Имя пользователя может содержать только буквы, цифры и символы .@+-_"
+        )
+
+
+def check_email(email: str) -> None:
+    """An e-mail address is optional; an empty one is no address."""
+    if email and (len(email) > MAX_EMAIL_LENGTH or not _EMAIL.fullmatch(email)):
+        raise InvalidField("email", "Введите правильный адрес электронной почты.")
 
 
 def user_id_for(username: str) -> UUID:

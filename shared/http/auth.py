@@ -1,13 +1,17 @@
-"""Who is calling, from the `Authorization: Bearer <access>` header."""
+"""Who is calling, from the `Authorization: Bearer <access>` header: the one place both APIs
+ask, so a missing token (401), a bad one (401) and a revoked one (401) mean the same
+everywhere."""
 
 from __future__ import annotations
 
+from dataclasses import replace
 from typing import Annotated
 
 from fastapi import Depends, Request
 from fastapi.security import OAuth2PasswordBearer
 
-from shared.auth.tokens import decode_access_token
+from shared.auth.access_store import AccessStore
+from shared.auth.tokens import InvalidToken, decode_access_token
 from shared.http.errors import NotAuthenticated
 from shared.identity import Caller
 from shared.settings import Settings
@@ -23,13 +27,29 @@ def app_settings(request: Request) -> Settings:
     return settings
 
 
+def access_store(request: Request) -> AccessStore:
+    store: AccessStore = request.app.state.access
+    return store
+
+
 async def optional_caller(
     request: Request, token: Annotated[str | None, Depends(bearer_token)]
 ) -> Caller | None:
-    """The caller, or None for an anonymous request; a bad token is refused even here."""
+    """The caller, or None for an anonymous request; a bad token is refused even here.
+
+    The token says who; the write side's access table says whether that user may still
+    call and with which rights, so a deactivation or a revoked staff right holds at once.
+    An id the table does not know keeps what its (validly signed) token says.
+    """
     if token is None:
         return None
-    return decode_access_token(app_settings(request), token)
+    caller = decode_access_token(app_settings(request), token)
+    access = await access_store(request).get(caller.id)
+    if access is None:
+        return caller
+    if not access.is_active:
+        raise InvalidToken
+    return replace(caller, is_staff=access.is_staff)
 
 
 async def current_caller(caller: Annotated[Caller | None, Depends(optional_caller)]) -> Caller:

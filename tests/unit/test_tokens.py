@@ -1,4 +1,4 @@
-"""Access tokens: what is issued decodes back to the caller; anything else is refused."""
+"""Access and refresh tokens: what is issued decodes back; anything else is refused."""
 
 from __future__ import annotations
 
@@ -9,7 +9,13 @@ from uuid import uuid4
 import jwt
 import pytest
 
-from shared.auth.tokens import InvalidToken, decode_access_token, issue_access_token
+from shared.auth.tokens import (
+    InvalidToken,
+    decode_access_token,
+    decode_refresh_token,
+    issue_access_token,
+    issue_refresh_token,
+)
 from shared.identity import Caller
 from shared.settings import Settings
 
@@ -81,3 +87,47 @@ def test_an_access_token_lives_as_long_as_configured() -> None:
 def test_a_bad_token_is_invalid(token: str) -> None:
     with pytest.raises(InvalidToken):
         decode_access_token(SETTINGS, token)
+
+
+def test_an_issued_refresh_token_decodes_to_its_user_and_one_time_id() -> None:
+    jti = uuid4()
+    issued = issue_refresh_token(SETTINGS, USER_ID, jti)
+
+    decoded = decode_refresh_token(SETTINGS, issued.token)
+
+    assert (decoded.user_id, decoded.jti) == (USER_ID, jti)
+    assert decoded.expires_at == issued.expires_at.replace(microsecond=0)
+
+
+def test_a_refresh_token_lives_as_long_as_configured() -> None:
+    issued = issue_refresh_token(SETTINGS, USER_ID, uuid4())
+
+    payload = jwt.decode(issued.token, options={"verify_signature": False})
+
+    assert payload["exp"] - payload["iat"] == SETTINGS.refresh_token_seconds == 7 * 24 * 3600
+    assert payload["type"] == "refresh"
+
+
+def test_an_access_token_is_not_a_refresh_token() -> None:
+    with pytest.raises(InvalidToken):
+        decode_refresh_token(SETTINGS, issue_access_token(SETTINGS, USER_ID, "alice", False))
+
+
+def test_a_refresh_token_is_not_an_access_token() -> None:
+    with pytest.raises(InvalidToken):
+        decode_access_token(SETTINGS, issue_refresh_token(SETTINGS, USER_ID, uuid4()).token)
+
+
+@pytest.mark.parametrize(
+    "overrides",
+    [
+        pytest.param({"jti": None}, id="no jti"),
+        pytest.param({"jti": "not-a-uuid"}, id="jti not a uuid"),
+        pytest.param({"exp": datetime.now(UTC) - timedelta(seconds=1)}, id="expired"),
+    ],
+)
+def test_a_bad_refresh_token_is_invalid(overrides: dict[str, Any]) -> None:
+    token = signed(**{"type": "refresh", "jti": str(uuid4()), **overrides})
+
+    with pytest.raises(InvalidToken):
+        decode_refresh_token(SETTINGS, token)

@@ -57,6 +57,29 @@ def test_weak_passwords_are_refused(board: Board, password: str, why: str) -> No
     assert why in refused.value.detail
 
 
+@pytest.mark.parametrize("username", ["ab", "x" * 151, "with space", "semi;colon", "émoji🙂"])
+def test_a_username_outside_the_rules_is_refused(board: Board, username: str) -> None:
+    with pytest.raises(InvalidField) as refused:
+        board.register_user(username=username, email="", password="s3cret-pw")
+
+    assert refused.value.field == "username"
+
+
+@pytest.mark.parametrize("username", ["abc", "x" * 150, "Ёжик_2.0", "a.b@c+d-e_f"])
+def test_letters_digits_and_the_allowed_signs_make_a_username(board: Board, username: str) -> None:
+    saved = board.register_user(username=username, email="", password="s3cret-pw")
+
+    assert saved.aggregate.username == username
+
+
+@pytest.mark.parametrize("email", ["plain", "a@b", "a b@example.com", "a@@example.com"])
+def test_an_invalid_email_is_refused(board: Board, email: str) -> None:
+    with pytest.raises(InvalidField) as refused:
+        board.register_user(username="harry", email=email, password="s3cret-pw")
+
+    assert refused.value.field == "email"
+
+
 def test_a_wrong_password_and_an_unknown_user_fail_alike(board: Board) -> None:
     board.register_user(username="erin", email="", password="s3cret-pw")
 

@@ -1,21 +1,32 @@
-"""Write endpoints of events: HTTP in, one application call, the written aggregate out."""
+"""Write endpoints of events: HTTP in, one application call, what it saved out."""
 
 from __future__ import annotations
 
-from typing import Any, cast
+from typing import Any
+from uuid import UUID
 
 from fastapi import APIRouter, Response
 
 from command_api.deps import BoardApp, CurrentUser, EventId
-from command_api.schemas import EventChange, EventCreate
-from shared.domain.errors import InvalidStatusTransition
-from shared.domain.event import UPCOMING, Event
+from command_api.schemas import (
+    BookingCancelledOut,
+    BookingOut,
+    EventChange,
+    EventCreate,
+    HistoryItem,
+    RatingOut,
+    ScoreIn,
+)
+from command_api.writes import POSITION_HEADER as POSITION_HEADER  # where users.py takes it
+from command_api.writes import Answer, IdempotencyKey, respond
+from shared.domain.event import EventView
+from shared.event_commands import Booking, Rating
 from shared.http.errors import ErrorBody
-from shared.http.events import STATUS_DISPLAY, EventDetail, Organizer, Status
-
-POSITION_HEADER = "X-Event-Position"
+from shared.http.events import STATUS_DISPLAY, EventDetail, Organizer
 
 router = APIRouter(prefix="/api/events", tags=["events"])
+
+BOOKED_MESSAGE = "Место успешно забронировано."
 
 _POSITION_DOC = {
     POSITION_HEADER: {
@@ -27,67 +38,157 @@ _ERRORS: dict[int | str, dict[str, Any]] = {
     401: {"model": ErrorBody, "description": "Нет токена или токен недействителен"},
     403: {"model": ErrorBody, "description": "Нет прав или окно редактирования закрыто"},
     404: {"model": ErrorBody, "description": "Мероприятие не найдено"},
-    409: {"model": ErrorBody, "description": "Одновременное изменение"},
+    409: {
+        "model": ErrorBody,
+        "description": "Одновременное изменение или запрос с этим Idempotency-Key ещё выполняется",
+    },
     503: {"model": ErrorBody, "description": "База данных недоступна"},
 }
+_WRITTEN = {"headers": _POSITION_DOC}
 
 
-def detail_of(event: Event) -> EventDetail:
+def detail_of(event: EventView) -> EventDetail:
     """The detail of a just-written event, from the aggregate rather than the lagging read model."""
+    own = {k: v for k, v in vars(event).items() if not k.startswith("organizer_")}
     return EventDetail(
-        id=event.id,
-        title=event.title,
-        description=event.description,
-        start_time=event.start_time,
-        timezone=event.timezone,
-        location=event.location,
-        seats=event.seats,
-        status=cast(Status, event.status),
+        **own,
         status_display=STATUS_DISPLAY[event.status],
         organizer=Organizer(id=event.organizer_id, username=event.organizer_username),
-        tags=event.tags,
-        booked_count=event.booked_count,
         free_seats=event.seats - event.booked_count,
-        avg_rating=None,
-        rating_count=0,
-        created_at=event.scheduled_at,
-        updated_at=event.changed_at,
-        is_booked=False,
-        my_rating=None,
     )
+
+
+def _location(event: EventView) -> dict[str, str]:
+    return {"Location": f"/api/events/{event.id}/"}
+
+
+def _created(event: EventView) -> Answer:
+    return Answer(201, detail_of(event))
+
+
+def _changed(event: EventView) -> Answer:
+    return Answer(200, detail_of(event))
+
+
+def _deleted(_event_id: UUID) -> Answer:
+    return Answer(204)
+
+
+def _booked(booking: Booking) -> Answer:
+    return Answer(201, BookingOut(**vars(booking), message=BOOKED_MESSAGE))
+
+
+def _rated(rating: Rating) -> Answer:
+    out = RatingOut(event_id=rating.event_id, score=rating.score, rated_at=rating.rated_at)
+    return Answer(201 if rating.first else 200, out)
 
 
 @router.post(
     "/",
     status_code=201,
     summary="Создать мероприятие",
+    response_model=EventDetail,
     responses={
         201: {"headers": {**_POSITION_DOC, "Location": {"schema": {"type": "string"}}}},
         **_ERRORS,
     },
 )
-def create_event(
-    body: EventCreate, caller: CurrentUser, board: BoardApp, response: Response
-) -> EventDetail:
-    saved = board.schedule_event(caller=caller, **body.model_dump())
-    response.headers["Location"] = f"/api/events/{saved.aggregate.id}/"
-    response.headers[POSITION_HEADER] = str(saved.position)
-    return detail_of(saved.aggregate)
+async def create_event(
+    body: EventCreate, caller: CurrentUser, board: BoardApp, key: IdempotencyKey
+) -> Response:
+    scheduled = board.schedule_event.submit(
+        caller=caller, **body.model_dump(), idempotency=key.rendering(_created)
+    )
+    return await respond(scheduled, _created, _location)
 
 
 @router.patch(
     "/{event_id}/",
-    summary="Изменить мероприятие",
-    responses={200: {"headers": _POSITION_DOC}, **_ERRORS},
+    summary="Изменить или отменить мероприятие",
+    response_model=EventDetail,
+    responses={200: _WRITTEN, **_ERRORS},
 )
-def change_event(
-    event_id: EventId, body: EventChange, caller: CurrentUser, board: BoardApp, response: Response
-) -> EventDetail:
-    if body.status is not None and body.status != UPCOMING:
-        # Cancelling comes with the status commands; until then no transition is allowed,
-        # but who may ask is checked first, as for any change.
-        board.get_event(event_id).check_may_manage(caller.id, caller.is_staff)
-        raise InvalidStatusTransition
-    saved = board.update_event(event_id, caller=caller, changes=body.field_changes())
-    response.headers[POSITION_HEADER] = str(saved.position)
-    return detail_of(saved.aggregate)
+async def change_event(
+    event_id: EventId, body: EventChange, caller: CurrentUser, board: BoardApp, key: IdempotencyKey
+) -> Response:
+    changed = board.update_event.submit(
+        event_id,
+        caller=caller,
+        changes=body.field_changes(),
+        status=body.status,
+        idempotency=key.rendering(_changed),
+    )
+    return await respond(changed, _changed)
+
+
+@router.delete(
+    "/{event_id}/",
+    status_code=204,
+    summary="Удалить мероприятие",
+    response_class=Response,
+    responses={204: _WRITTEN, **_ERRORS},
+)
+async def delete_event(
+    event_id: EventId, caller: CurrentUser, board: BoardApp, key: IdempotencyKey
+) -> Response:
+    deleted = board.delete_event.submit(
+        event_id, caller=caller, idempotency=key.rendering(_deleted)
+    )
+    return await respond(deleted, _deleted)
+
+
+@router.post(
+    "/{event_id}/book/",
+    status_code=201,
+    summary="Забронировать место",
+    response_model=BookingOut,
+    responses={201: _WRITTEN, **_ERRORS},
+)
+async def book_seat(
+    event_id: EventId, caller: CurrentUser, board: BoardApp, key: IdempotencyKey
+) -> Response:
+    booked = board.book_seat.submit(event_id, caller=caller, idempotency=key.rendering(_booked))
+    return await respond(booked, _booked)
+
+
+@router.post(
+    "/{event_id}/cancel_booking/",
+    summary="Отменить бронь",
+    response_model=BookingCancelledOut,
+    responses={200: _WRITTEN, **_ERRORS},
+)
+async def cancel_booking(
+    event_id: EventId, caller: CurrentUser, board: BoardApp, key: IdempotencyKey
+) -> Response:
+    def cancelled(_booking_id: UUID) -> Answer:
+        return Answer(200, BookingCancelledOut(event_id=event_id))
+
+    idempotency = key.rendering(cancelled)
+    return await respond(
+        board.cancel_booking.submit(event_id, caller=caller, idempotency=idempotency), cancelled
+    )
+
+
+@router.post(
+    "/{event_id}/rate/",
+    status_code=201,
+    summary="Оценить мероприятие (201 — первая оценка, 200 — замена)",
+    response_model=RatingOut,
+    responses={200: _WRITTEN, 201: _WRITTEN, **_ERRORS},
+)
+async def rate_event(
+    event_id: EventId, body: ScoreIn, caller: CurrentUser, board: BoardApp, key: IdempotencyKey
+) -> Response:
+    rated = board.rate_event.submit(
+        event_id, caller=caller, score=body.score, idempotency=key.rendering(_rated)
+    )
+    return await respond(rated, _rated)
+
+
+@router.get(
+    "/{event_id}/history/",
+    summary="История мероприятия (для организатора и администраторов)",
+    responses=_ERRORS,
+)
+def event_history(event_id: EventId, caller: CurrentUser, board: BoardApp) -> list[HistoryItem]:
+    return [HistoryItem(**vars(entry)) for entry in board.event_history(event_id, caller=caller)]

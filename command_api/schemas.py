@@ -4,7 +4,8 @@ from __future__ import annotations
 
 from datetime import UTC, datetime
 from functools import cache
-from typing import Annotated, Any
+from typing import Annotated, Any, Literal
+from uuid import UUID
 from zoneinfo import available_timezones
 
 from pydantic import (
@@ -18,7 +19,8 @@ from pydantic import (
     field_validator,
 )
 
-from shared.http.events import Status
+from shared.domain.event import MAX_SCORE, MIN_SCORE
+from shared.http.events import Status, UtcDatetime
 
 DEFAULT_TIMEZONE = "Europe/Moscow"
 DEFAULT_SEATS = 100
@@ -118,3 +120,46 @@ class EventChange(BaseModel):
 
     def field_changes(self) -> dict[str, Any]:
         return self.model_dump(exclude_unset=True, exclude={"status"})
+
+
+class ScoreIn(BaseModel):
+    score: Annotated[int, Field(strict=True, ge=MIN_SCORE, le=MAX_SCORE)]
+
+
+class TagCreate(BaseModel):
+    name: TagName
+
+
+# Answers of the write endpoints besides the event detail.
+
+
+class BookingOut(BaseModel):
+    booking_id: UUID
+    event_id: UUID
+    booked_at: UtcDatetime
+    message: str
+
+
+class BookingCancelledOut(BaseModel):
+    status: Literal["cancelled"] = "cancelled"
+    event_id: UUID
+
+
+class RatingOut(BaseModel):
+    event_id: UUID
+    score: int
+    rated_at: UtcDatetime
+
+
+class TagOut(BaseModel):
+    name: str
+
+
+class HistoryItem(BaseModel):
+    """One domain event of an event, as its integration event."""
+
+    position: int
+    version: int
+    type: str
+    occurred_at: UtcDatetime
+    data: dict[str, Any]

@@ -4,17 +4,18 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Callable
-from dataclasses import dataclass
-from datetime import datetime
-from typing import Any, Generic, TypeVar
+from typing import Any, ClassVar, TypeVar
 from uuid import UUID
 
 from eventsourcing.application import AggregateNotFoundError, Application, ProcessingEvent
-from eventsourcing.domain import Aggregate
-from eventsourcing.persistence import IntegrityError, Recording
+from eventsourcing.domain import Aggregate, MutableOrImmutableAggregate, Snapshot
+from eventsourcing.persistence import ApplicationRecorder, IntegrityError, Recording
+from eventsourcing.popo import POPOFactory
 
+from shared.auth.access import USER_ACCESS_KWARG, UserAccess
 from shared.auth.passwords import PasswordHasher, check_password_strength
 from shared.clock import Clock, SystemClock
+from shared.commits import Committer, PendingResponse, Saved
 from shared.domain.errors import (
     ConcurrentModification,
     DomainError,
@@ -25,31 +26,41 @@ from shared.domain.errors import (
     UserNotFound,
 )
 from shared.domain.event import Event
-from shared.domain.user import EmailClaim, User, email_claim_id_for, user_id_for
-from shared.identity import Caller
+from shared.domain.user import (
+    EmailClaim,
+    User,
+    check_email,
+    check_username,
+    email_claim_id_for,
+    user_id_for,
+)
+from shared.event_commands import EventCommands
+from shared.idempotency import IDEMPOTENCY_KWARG, ResponseRecord
 from shared.integration import INTERNAL_TYPES, to_integration_event
-from shared.outbox.recorder import OUTBOX_KWARG
+from shared.outbox.memory import MemoryRecorder
+from shared.outbox.recorder import OUTBOX_KWARG, OutboxRecorder
 from shared.settings import Settings
 
 logger = logging.getLogger(__name__)
 
 MAX_CONFLICT_RETRIES = 5
-AggregateT = TypeVar("AggregateT")
+# A snapshot every this many domain events bounds what loading an event afresh replays;
+# the snapshot of a popular event holds every active booking, so not much more often.
+EVENT_SNAPSHOT_INTERVAL = 500
 A = TypeVar("A", bound=Aggregate)
 
 
-@dataclass(frozen=True)
-class Saved(Generic[AggregateT]):
-    """A written aggregate and the global position of the last domain event it stored."""
+class Board(EventCommands, Application[UUID]):
+    """Every write of the board goes through one of these methods, which end with `save`.
 
-    aggregate: AggregateT
-    position: int
-
-
-class Board(Application[UUID]):
-    """Every write of the board goes through one of these methods, which end with `save`."""
+    The commands on events, bookings, ratings and tags (`EventCommands`) run in the
+    committer's groups; the users' commands save one by one.
+    """
 
     name = "Board"
+    snapshotting_intervals: ClassVar[dict[type[MutableOrImmutableAggregate[Any]], int]] = {
+        Event: EVENT_SNAPSHOT_INTERVAL
+    }
 
     def __init__(
         self,
@@ -61,53 +72,69 @@ class Board(Application[UUID]):
         self.clock: Clock = clock or SystemClock()
         self.passwords = PasswordHasher(settings)
         super().__init__(env)
+        recorder = self.recorder
+        if not isinstance(recorder, OutboxRecorder | MemoryRecorder):
+            raise TypeError("the board stores its events with OutboxRecorder (event_store_env)")
+        self.history = recorder
+        self.commits = Committer(
+            self,
+            recorder,
+            self.clock,
+            cache_size=settings.aggregate_cache_size,
+            max_retries=MAX_CONFLICT_RETRIES,
+        )
+
+    def construct_recorder(self) -> ApplicationRecorder:
+        if isinstance(self.factory, POPOFactory):
+            return MemoryRecorder()
+        return super().construct_recorder()
+
+    def close(self) -> None:
+        self.commits.close()
+        super().close()
 
     def _record(self, processing_event: ProcessingEvent[UUID]) -> list[Recording[UUID]]:
         # Every save also writes the outbox: the recorder inserts these rows in its transaction.
         processing_event.saved_kwargs[OUTBOX_KWARG] = [
             to_integration_event(e) for e in processing_event.events
         ]
+        # ...and the rights of the users it saves, which every API checks on each request.
+        processing_event.saved_kwargs[USER_ACCESS_KWARG] = [
+            UserAccess.of(a) for a in processing_event.aggregates.values() if isinstance(a, User)
+        ]
+        # ...and the answers of keyed writes, each with the index of its write's last event.
+        index = {id(e): i for i, e in enumerate(processing_event.events)}
+        pending: list[PendingResponse] = processing_event.saved_kwargs.get(IDEMPOTENCY_KWARG, [])
+        processing_event.saved_kwargs[IDEMPOTENCY_KWARG] = [
+            ResponseRecord(
+                user_id=p.idempotency.user_id,
+                key=p.idempotency.key,
+                fingerprint=p.idempotency.fingerprint,
+                status=p.status,
+                body=p.body,
+                created_at=self.clock.now(),
+                event_index=max(index[id(e)] for e in p.events),
+            )
+            for p in pending
+        ]
         return super()._record(processing_event)
 
-    def schedule_event(
-        self,
-        *,
-        caller: Caller,
-        title: str,
-        description: str,
-        start_time: datetime,
-        timezone: str,
-        location: str,
-        seats: int,
-        tags: list[str],
-    ) -> Saved[Event]:
-        new_event = Event.schedule(
-            title=title,
-            description=description,
-            start_time=start_time,
-            timezone=timezone,
-            location=location,
-            seats=seats,
-            tags=tags,
-            organizer_id=caller.id,
-            organizer_username=caller.username,
-            now=self.clock.now(),
-        )
-        return Saved(new_event, self._save(new_event))
-
-    def update_event(
-        self, event_id: UUID, *, caller: Caller, changes: dict[str, Any]
-    ) -> Saved[Event]:
-        def command(found: Event) -> None:
-            found.update(
-                changes=changes,
-                by_user_id=caller.id,
-                by_staff=caller.is_staff,
-                now=self.clock.now(),
-                edit_window_seconds=self.settings.edit_window_seconds,
-            )
-
-        return self._retrying(event_id, Event, EventNotFound, command)
+    def _take_snapshots(self, processing_event: ProcessingEvent[UUID]) -> None:
+        # The library rebuilds the aggregate from the store to snapshot it; the aggregate just
+        # saved is that very state, so it is snapshotted as it is, whenever a group's events
+        # reach a multiple of the interval.
+        if self.snapshots is None:
+            return
+        due = {}
+        for domain_event in processing_event.events:
+            aggregate = processing_event.aggregates.get(domain_event.originator_id)
+            if aggregate is None:
+                continue
+            interval = self.snapshotting_intervals.get(type(aggregate))
+            if interval and domain_event.originator_version % interval == 0:
+                due[aggregate.id] = aggregate
+        if due:
+            self.snapshots.put([Snapshot.take(aggregate) for aggregate in due.values()])
 
     def get_event(self, event_id: UUID) -> Event:
         return self._get(event_id, Event, EventNotFound)
@@ -116,6 +143,8 @@ class Board(Application[UUID]):
         self, *, username: str, email: str, password: str, is_staff: bool = False
     ) -> Saved[User]:
         """Register a new user; the username and the e-mail are unique case-insensitively."""
+        check_username(username)
+        check_email(email)
         check_password_strength(password, username)
         now = self.clock.now()
         user = User.register(

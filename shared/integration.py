@@ -15,6 +15,7 @@ from uuid import NAMESPACE_URL, UUID, uuid5
 from eventsourcing.domain import DomainEventProtocol
 
 from shared.domain.event import Event
+from shared.domain.tag import Tag
 from shared.domain.user import EmailClaim, User
 from shared.settings import EVENTS_STREAM, USERS_STREAM
 
@@ -39,6 +40,13 @@ class Route:
 PUBLIC_TYPES: dict[type[Any], Route] = {
     Event.Scheduled: Route("event", "event.scheduled", EVENTS_STREAM),
     Event.Updated: Route("event", "event.updated", EVENTS_STREAM),
+    Event.Cancelled: Route("event", "event.cancelled", EVENTS_STREAM),
+    Event.Finished: Route("event", "event.finished", EVENTS_STREAM),
+    Event.Deleted: Route("event", "event.deleted", EVENTS_STREAM),
+    Event.SeatBooked: Route("event", "booking.created", EVENTS_STREAM),
+    Event.BookingCancelled: Route("event", "booking.cancelled", EVENTS_STREAM),
+    Event.Rated: Route("event", "rating.set", EVENTS_STREAM),
+    Tag.Created: Route("tag", "tag.created", EVENTS_STREAM),
     User.Registered: Route("user", "user.registered", USERS_STREAM),
     User.PasswordChanged: Route("user", "user.password_changed", USERS_STREAM),
     User.StaffGranted: Route("user", "user.staff_granted", USERS_STREAM),

@@ -34,6 +34,13 @@ class Conflict(DomainError):
     detail = "Конфликт."
 
 
+class Unprocessable(DomainError):
+    """A well-formed request that cannot be carried out as sent (HTTP 422)."""
+
+    code = "unprocessable"
+    detail = "Запрос не может быть выполнен."
+
+
 class EventNotFound(NotFound):
     code = "event_not_found"
     detail = "Мероприятие не найдено."
@@ -49,6 +56,11 @@ class EditWindowClosed(Forbidden):
     detail = "Изменять мероприятие можно только в течение часа после создания."
 
 
+class DeleteWindowClosed(Forbidden):
+    code = "delete_window_closed"
+    detail = "Удалить мероприятие можно только в течение часа после создания."
+
+
 class StartTimeInPast(RuleViolated):
     code = "start_time_in_past"
     detail = "Время начала должно быть в будущем."
@@ -62,6 +74,56 @@ class SeatsBelowBooked(RuleViolated):
 class InvalidStatusTransition(RuleViolated):
     code = "invalid_status_transition"
     detail = "Недопустимая смена статуса."
+
+
+class EventNotBookable(RuleViolated):
+    code = "event_not_bookable"
+    detail = "Забронировать можно только предстоящее мероприятие, которое ещё не началось."
+
+
+class NoFreeSeats(RuleViolated):
+    code = "no_free_seats"
+    detail = "Свободных мест нет."
+
+
+class AlreadyBooked(RuleViolated):
+    code = "already_booked"
+    detail = "Вы уже забронировали место на это мероприятие."
+
+
+class NotBooked(RuleViolated):
+    code = "not_booked"
+    detail = "У вас нет брони на это мероприятие."
+
+
+class EventAlreadyStarted(RuleViolated):
+    code = "event_already_started"
+    detail = "Мероприятие уже началось, бронь отменить нельзя."
+
+
+class EventNotPast(RuleViolated):
+    code = "event_not_past"
+    detail = "Оценить можно только состоявшееся мероприятие, которое не было отменено."
+
+
+class NotAParticipant(RuleViolated):
+    code = "not_a_participant"
+    detail = "Оценить мероприятие могут только его участники."
+
+
+class TagExists(RuleViolated):
+    code = "tag_exists"
+    detail = "Такой тег уже существует."
+
+
+class IdempotencyKeyReused(Unprocessable):
+    code = "idempotency_key_reused"
+    detail = "Этот ключ идемпотентности уже использован с другим запросом."
+
+
+class IdempotencyInProgress(Conflict):
+    code = "idempotency_in_progress"
+    detail = "Запрос с этим ключом идемпотентности ещё выполняется."
 
 
 class ConcurrentModification(Conflict):

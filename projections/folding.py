@@ -62,6 +62,37 @@ class Envelope:
 
 
 @dataclass(frozen=True)
+class Put:
+    """Insert the row of a child table, or replace the one with the same primary key."""
+
+    table: str
+    values: Row
+
+
+@dataclass(frozen=True)
+class Remove:
+    """Delete the row of a child table with this primary key, if there is one."""
+
+    table: str
+    key: Row
+
+
+@dataclass(frozen=True)
+class Add:
+    """Add to counters of a child table's row, creating it from `key` and `defaults`."""
+
+    table: str
+    key: Row
+    amounts: Mapping[str, int]
+    defaults: Row = field(default_factory=dict)
+
+
+ChildWrite = Put | Remove | Add
+# What a message does to child tables, given its aggregate's row before and after it.
+Effect = Callable[["Envelope", "Row | None", "Row | None"], list[ChildWrite]]
+
+
+@dataclass(frozen=True)
 class Projection:
     """A read model: its table (keyed by `id`, with `version` and `position` columns),
     the streams it consumes, and a handler per integration-event type.
@@ -69,6 +100,12 @@ class Projection:
     `creates` names the types that create a row. A type without a handler moves an
     existing row's version on and changes nothing else, so a new kind of domain event
     of the same aggregate does not park its later events.
+
+    `effects` write rows of the `children` tables (several per aggregate, e.g. one per
+    booking). They run only for a message the row has not seen, in the same transaction
+    as the row, so a duplicate changes nothing there either. A message of an aggregate
+    that has no row here (a tag's) always runs its effect, which must then be idempotent.
+    One child table takes either `Put`/`Remove` or `Add`, not both.
     """
 
     name: str
@@ -76,6 +113,16 @@ class Projection:
     streams: tuple[str, ...]
     handlers: Mapping[str, Handler]
     creates: frozenset[str]
+    children: tuple[Table, ...] = ()
+    effects: Mapping[str, Effect] = field(default_factory=dict)
+    # Columns computed from the others, after every handler (folded text, sort keys).
+    derive: Callable[[Row], Row] = lambda row: row
+    # Child writes that follow from how a row changed, whatever the message (counters).
+    on_change: Callable[[Row | None, Row], list[ChildWrite]] = lambda before, after: []
+
+    @property
+    def tables(self) -> tuple[Table, ...]:
+        return (self.table, *self.children)
 
 
 @dataclass
@@ -86,9 +133,11 @@ class Parked:
 
 @dataclass
 class Folded:
-    """What `fold` decided: rows to write, positions done, and messages to park."""
+    """What `fold` decided: rows to write, child writes in order, positions done, and
+    messages to park."""
 
     changed: dict[UUID, Row] = field(default_factory=dict)
+    writes: list[ChildWrite] = field(default_factory=list)
     applied: list[int] = field(default_factory=list)
     parked: list[Parked] = field(default_factory=list)
 
@@ -110,14 +159,21 @@ def fold(
         if aggregate_id in parked_aggregates:
             folded.parked.append(Parked(envelope, "parked behind an earlier message"))
             continue
+        before = rows.get(aggregate_id)
         try:
-            row = _next_row(projection, rows.get(aggregate_id), envelope)
+            row = _next_row(projection, before, envelope)
+            effect = projection.effects.get(envelope.type)
+            seen = before is not None and envelope.version <= before["version"]
+            writes = effect(envelope, before, row or before) if effect and not seen else []
+            if row is not None:
+                writes += projection.on_change(before, row)
         except Exception as exc:
             parked_aggregates.add(aggregate_id)
             folded.parked.append(Parked(envelope, f"{type(exc).__name__}: {exc}"))
             continue
         if row is not None:
             rows[aggregate_id] = folded.changed[aggregate_id] = row
+        folded.writes.extend(writes)
         folded.applied.append(envelope.position)
     return folded
 
@@ -127,7 +183,9 @@ def _next_row(projection: Projection, row: Row | None, envelope: Envelope) -> Ro
     handler = projection.handlers.get(envelope.type)
     if row is None:
         if envelope.type in projection.creates:
-            return _stamped(projection.handlers[envelope.type](envelope, None), envelope)
+            return _stamped(
+                projection, projection.handlers[envelope.type](envelope, None), envelope
+            )
         if handler is None:
             return None
         raise VersionGap(f"no row yet for version {envelope.version}")
@@ -135,10 +193,11 @@ def _next_row(projection: Projection, row: Row | None, envelope: Envelope) -> Ro
         return None
     if envelope.type in projection.creates or envelope.version != row["version"] + 1:
         raise VersionGap(f"version {envelope.version} after version {row['version']}")
-    return _stamped(dict(row) if handler is None else handler(envelope, row), envelope)
+    return _stamped(projection, dict(row) if handler is None else handler(envelope, row), envelope)
 
 
-def _stamped(row: Row, envelope: Envelope) -> Row:
+def _stamped(projection: Projection, row: Row, envelope: Envelope) -> Row:
+    row = projection.derive(row)
     row["version"] = envelope.version
     row["position"] = envelope.position
     return row

@@ -1,4 +1,4 @@
-"""Rebuilding the `events` read model from the event store, blue/green.
+"""Rebuilding the read models from the event store, blue/green, one after the other.
 
 The rebuild reads the event store in pages (see `StoredEvents`), folds them with the
 live handlers into a fresh table in a schema of its own (same table and index names),
@@ -24,9 +24,9 @@ from sqlalchemy import MetaData, text
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, create_async_engine
 from sqlalchemy.schema import CreateIndex, CreateTable
 
-from projections.events_projector import EVENTS
+from projections.catalog import PROJECTIONS
 from projections.folding import Envelope, Parked, Projection, fold
-from projections.store import copy_rows, load_rows, park, write_rows
+from projections.store import copy_rows, load_rows, park, write_children, write_rows
 from shared.application import Board
 from shared.infra.database import event_store_env
 from shared.integration import PUBLIC_TYPES, to_integration_event
@@ -106,7 +106,10 @@ class Rebuild:
         self.engine = engine
         self.source = source
         self.projection = projection
-        self.table = projection.table.to_metadata(MetaData(), schema=REBUILD_SCHEMA)
+        rebuilt = MetaData()
+        self.tables = [t.to_metadata(rebuilt, schema=REBUILD_SCHEMA) for t in projection.tables]
+        self.table = self.tables[0]
+        self.children = {t.name: t for t in self.tables[1:]}
         self.parked_aggregates: set[UUID] = set()
         self.parked: list[Parked] = []
         self.position = 0
@@ -127,9 +130,10 @@ class Rebuild:
                 await self._apply(conn, envelopes, reached)
             progress.update(task, completed=reached)
         async with self.engine.begin() as conn:
-            for index in self.table.indexes:
-                await conn.execute(CreateIndex(index))
-            await conn.execute(text(f'ANALYZE "{REBUILD_SCHEMA}"."{self.table.name}"'))
+            for table in self.tables:
+                for index in table.indexes:
+                    await conn.execute(CreateIndex(index))
+                await conn.execute(text(f'ANALYZE "{REBUILD_SCHEMA}"."{table.name}"'))
         await self._swap()
         progress.update(task, completed=self.position, total=self.position)
         return self.count
@@ -139,7 +143,8 @@ class Rebuild:
             await conn.execute(text(f'DROP SCHEMA IF EXISTS "{REBUILD_SCHEMA}" CASCADE'))
             await conn.execute(text(f'CREATE SCHEMA "{REBUILD_SCHEMA}"'))
             # Indexes come after the load, which is faster without them.
-            await conn.execute(CreateTable(self.table))
+            for table in self.tables:
+                await conn.execute(CreateTable(table))
 
     async def _apply(self, conn: AsyncConnection, envelopes: list[Envelope], reached: int) -> None:
         rows = await load_rows(conn, self.table, _continued(self.projection, envelopes))
@@ -147,16 +152,17 @@ class Rebuild:
         folded = fold(self.projection, rows, self.parked_aggregates, envelopes)
         await copy_rows(conn, self.table, (r for i, r in folded.changed.items() if i not in stored))
         await write_rows(conn, self.table, (r for i, r in folded.changed.items() if i in stored))
+        await write_children(conn, self.children, folded.writes)
         self.parked.extend(folded.parked)
         self.count += len(envelopes)
         self.position = reached
 
     async def _swap(self) -> None:
-        live = f'"{READ_SCHEMA}"."{self.projection.table.name}"'
+        live = [f'"{READ_SCHEMA}"."{table.name}"' for table in self.tables]
         async with self.engine.begin() as conn:
-            # The projector cannot write the live table from here on: whatever it applied is
-            # in the event store now, and the catch-up below copies it into the fresh table.
-            await conn.execute(text(f"LOCK TABLE {live} IN EXCLUSIVE MODE"))
+            # The projector cannot write the live tables from here on: whatever it applied is
+            # in the event store now, and the catch-up below copies it into the fresh tables.
+            await conn.execute(text(f"LOCK TABLE {', '.join(live)} IN EXCLUSIVE MODE"))
             while True:
                 envelopes, reached = await asyncio.to_thread(self.source.page, self.position)
                 if reached == self.position:
@@ -169,12 +175,13 @@ class Rebuild:
                 )
             )
             await park(conn, self.projection.name, self.parked)
-            await conn.execute(text(f"DROP TABLE {live}"))
-            await conn.execute(
-                text(
-                    f'ALTER TABLE "{REBUILD_SCHEMA}"."{self.table.name}" SET SCHEMA "{READ_SCHEMA}"'
+            await conn.execute(text(f"DROP TABLE {', '.join(live)}"))
+            for table in self.tables:
+                await conn.execute(
+                    text(
+                        f'ALTER TABLE "{REBUILD_SCHEMA}"."{table.name}" SET SCHEMA "{READ_SCHEMA}"'
+                    )
                 )
-            )
             await conn.execute(text(f'DROP SCHEMA "{REBUILD_SCHEMA}"'))
         logger.info(
             "%s rebuilt from %d events up to position %d, %d parked",
@@ -194,21 +201,21 @@ def _continued(projection: Projection, envelopes: list[Envelope]) -> Collection[
 
 
 def replay(settings: Settings, progress: bool = True) -> int:
-    """Rebuild the `events` read model from the event store; return how many events it read."""
+    """Rebuild every read model from the event store; return how many events they read."""
     upgrade(settings.database_url)
     board = Board(settings, env=event_store_env(settings))
     try:
         with psycopg.connect(settings.database_url) as outbox:
-            source = StoredEvents(board, outbox, EVENTS)
-            return asyncio.run(_replay(settings, source, show=progress))
+            sources = [StoredEvents(board, outbox, projection) for projection in PROJECTIONS]
+            return asyncio.run(_replay(settings, sources, show=progress))
     finally:
         board.close()
 
 
-async def _replay(settings: Settings, source: StoredEvents, *, show: bool) -> int:
+async def _replay(settings: Settings, sources: list[StoredEvents], *, show: bool) -> int:
     engine = create_async_engine(settings.sqlalchemy_url, pool_size=2)
     try:
         with Progress(disable=not show) as bar:
-            return await Rebuild(engine, source, source.projection).run(bar)
+            return sum([await Rebuild(engine, s, s.projection).run(bar) for s in sources])
     finally:
         await engine.dispose()

@@ -2,19 +2,35 @@
 
 from __future__ import annotations
 
-from collections.abc import Collection, Iterable
+from collections.abc import Collection, Iterable, Mapping
 from datetime import UTC, datetime
 from typing import Any, cast
 from uuid import UUID
 
 from psycopg import AsyncConnection as AsyncConnection_
 from psycopg.sql import SQL, Identifier
-from sqlalchemy import Table, select
+from sqlalchemy import Column, Executable, Table, bindparam, delete, select
 from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.ext.asyncio import AsyncConnection
 
-from projections.folding import Envelope, Folded, Parked, Projection, Row, fold
+from projections.folding import (
+    Add,
+    ChildWrite,
+    Envelope,
+    Folded,
+    Parked,
+    Projection,
+    Put,
+    Remove,
+    Row,
+    fold,
+)
 from shared.read_model.schema import applied_positions, parked_messages
+
+
+def written_columns(table: Table) -> list[Column[Any]]:
+    """The columns a projection writes; PostgreSQL computes the generated ones itself."""
+    return [c for c in table.columns if c.computed is None]
 
 
 async def load_rows(
@@ -22,7 +38,7 @@ async def load_rows(
 ) -> dict[UUID, Row]:
     if not ids:
         return {}
-    query = select(table).where(table.c.id.in_(list(ids)))
+    query = select(*written_columns(table)).where(table.c.id.in_(list(ids)))
     if for_update:
         query = query.with_for_update()
     result = await conn.execute(query)
@@ -37,7 +53,9 @@ async def write_rows(conn: AsyncConnection, table: Table, rows: Iterable[Row]) -
     await conn.execute(
         upsert.on_conflict_do_update(
             index_elements=[table.c.id],
-            set_={c.name: upsert.excluded[c.name] for c in table.columns if c.name != "id"},
+            set_={
+                c.name: upsert.excluded[c.name] for c in written_columns(table) if c.name != "id"
+            },
         ),
         batch,
     )
@@ -45,7 +63,7 @@ async def write_rows(conn: AsyncConnection, table: Table, rows: Iterable[Row]) -
 
 async def copy_rows(conn: AsyncConnection, table: Table, rows: Iterable[Row]) -> None:
     """Insert rows that do not exist yet with COPY, the fastest way into PostgreSQL."""
-    columns = [c.name for c in table.columns]
+    columns = [c.name for c in written_columns(table)]
     statement = SQL("COPY {table} ({columns}) FROM STDIN").format(
         table=Identifier(*filter(None, (table.schema, table.name))),
         columns=SQL(", ").join(map(Identifier, columns)),
@@ -55,6 +73,87 @@ async def copy_rows(conn: AsyncConnection, table: Table, rows: Iterable[Row]) ->
     async with driver.cursor() as cursor, cursor.copy(statement) as copy:
         for row in rows:
             await copy.write_row([row[name] for name in columns])
+
+
+Statement = tuple[Executable, list[dict[str, Any]]]
+
+
+async def write_children(
+    conn: AsyncConnection, tables: Mapping[str, Table], writes: Iterable[ChildWrite]
+) -> None:
+    """Apply child writes, in order; one statement per table and kind of write."""
+    for statement, rows in child_statements(tables, writes):
+        await conn.execute(statement, rows)
+
+
+def child_statements(tables: Mapping[str, Table], writes: Iterable[ChildWrite]) -> list[Statement]:
+    """The statements that apply `writes`: the last `Put`/`Remove` of each key wins, and
+    the `Add`s of one key are summed."""
+    latest: dict[str, dict[tuple[Any, ...], Put | Remove]] = {}
+    added: dict[str, dict[tuple[Any, ...], Add]] = {}
+    for write in writes:
+        table = tables[write.table]
+        if isinstance(write, Add):
+            key = _key_of(table, write.key)
+            earlier = added.setdefault(write.table, {}).get(key)
+            added[write.table][key] = write if earlier is None else _summed(earlier, write)
+        else:
+            row = write.values if isinstance(write, Put) else write.key
+            latest.setdefault(write.table, {})[_key_of(table, row)] = write
+    statements: list[Statement] = []
+    for name, latest_by_key in latest.items():
+        statements += _put_and_remove(tables[name], list(latest_by_key.values()))
+    for name, added_by_key in added.items():
+        statements.append(_add(tables[name], list(added_by_key.values())))
+    return statements
+
+
+def _key_of(table: Table, row: Row) -> tuple[Any, ...]:
+    return tuple(row[c.name] for c in table.primary_key.columns)
+
+
+def _summed(earlier: Add, later: Add) -> Add:
+    amounts = dict(earlier.amounts)
+    for column, amount in later.amounts.items():
+        amounts[column] = amounts.get(column, 0) + amount
+    return Add(earlier.table, earlier.key, amounts, {**later.defaults, **earlier.defaults})
+
+
+def _put_and_remove(table: Table, writes: list[Put | Remove]) -> list[Statement]:
+    key_columns = list(table.primary_key.columns)
+    statements: list[Statement] = []
+    removed = [w.key for w in writes if isinstance(w, Remove)]
+    if removed:
+        statements.append(
+            (
+                delete(table).where(*(c == bindparam(f"k_{c.name}") for c in key_columns)),
+                [{f"k_{c.name}": key[c.name] for c in key_columns} for key in removed],
+            )
+        )
+    put = [dict(w.values) for w in writes if isinstance(w, Put)]
+    if put:
+        upsert = insert(table)
+        statements.append(
+            (
+                upsert.on_conflict_do_update(
+                    index_elements=key_columns,
+                    set_={c: upsert.excluded[c] for c in put[0] if c not in table.primary_key.c},
+                ),
+                put,
+            )
+        )
+    return statements
+
+
+def _add(table: Table, writes: list[Add]) -> Statement:
+    rows = [{**w.defaults, **w.key, **w.amounts} for w in writes]
+    upsert = insert(table)
+    counters = {column for w in writes for column in w.amounts}
+    statement = upsert.on_conflict_do_update(
+        index_elements=list(table.primary_key.columns),
+        set_={c: table.c[c] + upsert.excluded[c] for c in counters},
+    )
+    return statement, rows
 
 
 async def parked_aggregates(
@@ -107,6 +206,7 @@ async def apply_batch(
     rows = await load_rows(conn, projection.table, ids, for_update=True)
     folded = fold(projection, rows, parked, envelopes)
     await write_rows(conn, projection.table, folded.changed.values())
+    await write_children(conn, {t.name: t for t in projection.children}, folded.writes)
     await record_applied(conn, projection.name, folded.applied)
     await park(conn, projection.name, folded.parked)
     return folded

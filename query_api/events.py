@@ -2,12 +2,23 @@
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Annotated, Any
 
-from fastapi import APIRouter, Depends, Request
+from fastapi import APIRouter, Depends, Query, Request
+from sqlalchemy import ColumnElement
 
 from query_api import views
-from query_api.deps import EventId, Pagination, ReadConnection, fresh_read_of
+from query_api.deps import (
+    CurrentUser,
+    EventId,
+    OptionalUser,
+    Pagination,
+    ReadConnection,
+    app_clock,
+    fresh_read_of,
+)
+from query_api.event_filters import EventFilters
+from query_api.event_ordering import event_ordering
 from query_api.pagination import Page
 from query_api.watermarks import EVENTS_PROJECTION
 from shared.domain.errors import EventNotFound
@@ -30,19 +41,38 @@ router = APIRouter(
 
 # The views return plain data; FastAPI checks it against the response model once.
 @router.get("/", summary="Список мероприятий", response_model=Page[EventListItem])
-async def list_events(request: Request, pages: Pagination, conn: ReadConnection) -> dict[str, Any]:
-    count = await views.count_events(conn)
-    pages.check_exists(count)
-    results: list[dict[str, Any]] = (
-        await views.list_events(conn, offset=pages.offset, limit=pages.size) if count else []
+async def list_events(
+    request: Request,
+    filters: Annotated[EventFilters, Query()],
+    order: Annotated[tuple[ColumnElement[Any], ...], Depends(event_ordering)],
+    pages: Pagination,
+    conn: ReadConnection,
+) -> dict[str, Any]:
+    conditions = filters.conditions()
+    count = await views.count_events(conn, conditions)
+    return await pages.answer(
+        request,
+        count,
+        lambda: views.list_events(conn, conditions, order, offset=pages.offset, limit=pages.size),
     )
-    following, preceding = pages.links(request, count)
-    return {"count": count, "next": following, "previous": preceding, "results": results}
+
+
+@router.get(
+    "/my_upcoming_events/",
+    summary="Мои предстоящие мероприятия",
+    response_model=list[EventListItem],
+)
+async def my_upcoming_events(
+    request: Request, caller: CurrentUser, conn: ReadConnection
+) -> list[dict[str, Any]]:
+    return await views.upcoming_events_of(conn, caller.id, app_clock(request).now())
 
 
 @router.get("/{event_id}/", summary="Мероприятие", response_model=EventDetail)
-async def get_event(event_id: EventId, conn: ReadConnection) -> dict[str, Any]:
-    found = await views.event_detail(conn, event_id)
+async def get_event(
+    event_id: EventId, caller: OptionalUser, conn: ReadConnection
+) -> dict[str, Any]:
+    found = await views.event_detail(conn, event_id, caller.id if caller else None)
     if found is None:
         raise EventNotFound
     return found

@@ -2,8 +2,9 @@
 
 from __future__ import annotations
 
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
-from typing import Annotated, Generic, TypeVar
+from typing import Annotated, Any, Generic, TypeVar
 
 from fastapi import Query, Request
 from pydantic import BaseModel
@@ -36,6 +37,18 @@ class PageRequest:
         """A page past the last one is not found; page 1 of an empty list is an empty page."""
         if self.number > 1 and self.offset >= count:
             raise ApiError(404, "page_not_found", "Неправильная страница.")
+
+    async def answer(
+        self,
+        request: Request,
+        count: int,
+        results: Callable[[], Awaitable[list[dict[str, Any]]]],
+    ) -> dict[str, Any]:
+        """The envelope of this page of `count` items; `results` runs only if it has some."""
+        self.check_exists(count)
+        following, preceding = self.links(request, count)
+        items = await results() if count else []
+        return {"count": count, "next": following, "previous": preceding, "results": items}
 
     def links(self, request: Request, count: int) -> tuple[str | None, str | None]:
         url = request.url

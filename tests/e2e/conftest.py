@@ -1,4 +1,8 @@
-"""The e2e tier: the stack of `board up` as real processes, spoken to over real HTTP."""
+"""The e2e tier: the stack of `board up` as real processes, spoken to over real HTTP.
+
+One stack serves the whole tier (starting it costs seconds); tests keep apart by
+creating their own events and users.
+"""
 
 from __future__ import annotations
 
@@ -11,14 +15,26 @@ from rich.console import Console
 from shared.cli.environment import replace_settings
 from shared.cli.up import Stack
 from shared.infra.setup import set_up
-from shared.settings import Settings
+from tests.conftest import fresh_database, settings_for
 
 
-@pytest.fixture(scope="module")
-def stack(module_settings: Settings) -> Iterator[Stack]:
-    set_up(module_settings)
-    with Stack(replace_settings(module_settings, port=0), console=Console(stderr=True)) as running:
-        yield running
+@pytest.fixture(scope="package")
+def stack(postgres_server_url: str, kafka_bootstrap: str) -> Iterator[Stack]:
+    with fresh_database(postgres_server_url) as url:
+        settings = settings_for(url, kafka_bootstrap)
+        set_up(settings)
+        # These tests prove the path, not its speed: a loaded machine may take its time.
+        # The status sweep runs every second and finishes an event once it has started, so
+        # a test can make a flood of status changes without waiting hours.
+        patient = replace_settings(
+            settings,
+            port=0,
+            consistency_wait_seconds=30.0,
+            status_sweep_seconds=1.0,
+            finish_after_seconds=0.0,
+        )
+        with Stack(patient, console=Console(stderr=True)) as running:
+            yield running
 
 
 @pytest.fixture

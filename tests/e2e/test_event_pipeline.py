@@ -77,9 +77,11 @@ def test_a_created_event_is_read_back_once_the_projection_reaches_its_position(
     assert detail.status_code == 200, detail.text
     assert detail.json() == {**created.json(), "is_booked": False, "my_rating": None}
     # The read model has no other way in than the topic: the row went out through the relay.
-    assert published_at(stack, position) is not None
     on_topic = [m for m in messages_on_topic(stack) if m["aggregate_id"] == event_id]
-    assert [(m["type"], m["position"]) for m in on_topic] == [("event.scheduled", position)]
+    assert [m["type"] for m in on_topic] == ["event.scheduled"]
+    # The write's position is its last domain event's; a new tag is stored with the event.
+    assert on_topic[0]["position"] <= position
+    assert published_at(stack, on_topic[0]["position"]) is not None
 
 
 def test_a_change_is_listed_once_its_position_is_reflected(stack: Stack, api: httpx.Client) -> None:

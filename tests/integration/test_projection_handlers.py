@@ -147,6 +147,51 @@ async def test_a_scheduled_event_and_its_update_give_the_row(engine: AsyncEngine
     assert (row["version"], row["position"]) == (2, 11)
 
 
+async def test_bookings_ratings_and_the_status_follow_their_domain_events(
+    engine: AsyncEngine,
+) -> None:
+    story = Story(first_position=1)
+    event, guests = story.aggregate, [uuid4() for _ in range(3)]
+    for guest in guests:
+        event.book(user_id=guest, username="гость", now=NOW)
+    event.cancel_booking(user_id=guests[2], now=NOW)
+    started = NOW + timedelta(days=30)
+    event.rate(user_id=guests[0], score=5, now=started)
+    event.rate(user_id=guests[1], score=4, now=started)
+    event.rate(user_id=guests[1], score=3, now=started)
+    await apply(engine, *story.messages())
+
+    row = (await rows(engine))[story.id]
+    assert (row["booked_count"], row["free_seats"]) == (2, 48)
+    assert (row["rating_sum"], row["rating_count"], str(row["avg_rating"])) == (8, 2, "4.00")
+    assert row["updated_at"] == NOW
+
+    event.finish(started + timedelta(hours=2))
+    await apply(engine, *story.messages())
+    finished = (await rows(engine))[story.id]
+    assert (finished["status"], finished["updated_at"]) == (
+        "finished",
+        started + timedelta(hours=2),
+    )
+
+
+@pytest.mark.parametrize(("status", "command"), [("cancelled", "cancel"), ("deleted", "delete")])
+async def test_cancelling_or_deleting_marks_the_row(
+    engine: AsyncEngine, status: str, command: str
+) -> None:
+    story = Story(first_position=1)
+    if command == "cancel":
+        story.aggregate.cancel(by_user_id=ORGANIZER.id, by_staff=False, now=NOW)
+    else:
+        story.aggregate.delete(
+            by_user_id=ORGANIZER.id, by_staff=False, now=NOW, edit_window_seconds=3600
+        )
+
+    await apply(engine, *story.messages())
+
+    assert (await rows(engine))[story.id]["status"] == status
+
+
 async def test_a_cyrillic_location_is_stored_case_folded(engine: AsyncEngine) -> None:
     story = Story(first_position=1, location="МОСКВА")
 
@@ -320,7 +365,8 @@ async def test_a_replay_rebuilds_the_table_the_live_projector_built(
 
     count = await asyncio.to_thread(replay, settings, False)
 
-    assert count == len(live) == 41
+    # 30 scheduled, 11 updated, and the tags "a", "b" and "c" created on first use.
+    assert count == len(live) == 44
     assert await rows(engine) == expected
     async with engine.connect() as conn:
         indexes = await conn.run_sync(
@@ -329,5 +375,5 @@ async def test_a_replay_rebuilds_the_table_the_live_projector_built(
             }
         )
         schemas = await conn.run_sync(lambda sync: inspect(sync).get_schema_names())
-    assert indexes == {"events_start_time_id", "events_location_folded"}
+    assert indexes == {index.name for index in events.indexes}
     assert "read_model_rebuild" not in schemas

@@ -3,78 +3,21 @@
 from __future__ import annotations
 
 import asyncio
-from collections.abc import AsyncIterator, Iterator
-from datetime import UTC, datetime, timedelta
-from typing import Any
-from uuid import UUID, uuid4
+from datetime import timedelta
+from uuid import uuid4
 
 import psycopg
 import pytest
 from asgi_lifespan import LifespanManager
 from httpx import ASGITransport, AsyncClient
-from sqlalchemy import Engine, create_engine
 
 from query_api.app import create_app
 from shared.auth.tokens import issue_access_token
 from shared.infra.embedded import free_port
-from shared.read_model.migrate import upgrade
-from shared.read_model.schema import events
 from shared.settings import Settings
+from tests.integration.conftest import NOW, ORGANIZER_ID, AddEvent
 
 pytestmark = pytest.mark.integration
-
-NOW = datetime.now(UTC).replace(microsecond=0)
-ORGANIZER_ID = uuid4()
-
-
-@pytest.fixture
-def read_settings(settings: Settings) -> Settings:
-    upgrade(settings.database_url)
-    return settings.model_copy(update={"consistency_wait_seconds": 1.0})
-
-
-@pytest.fixture
-def engine(read_settings: Settings) -> Iterator[Engine]:
-    engine = create_engine(read_settings.sqlalchemy_url)
-    yield engine
-    engine.dispose()
-
-
-@pytest.fixture
-async def client(read_settings: Settings) -> AsyncIterator[AsyncClient]:
-    app = create_app(read_settings)
-    async with (
-        LifespanManager(app) as manager,
-        AsyncClient(transport=ASGITransport(app=manager.app), base_url="http://test") as client,
-    ):
-        yield client
-
-
-def add_event(engine: Engine, **overrides: Any) -> UUID:
-    row: dict[str, Any] = {
-        "id": uuid4(),
-        "version": 1,
-        "position": 1,
-        "title": "Концерт",
-        "description": "Живая музыка",
-        "start_time": NOW + timedelta(days=1),
-        "timezone": "Europe/Moscow",
-        "location": "Москва",
-        "location_folded": "москва",
-        "seats": 10,
-        "booked_count": 3,
-        "status": "upcoming",
-        "organizer_id": ORGANIZER_ID,
-        "organizer_username": "alice",
-        "tags": ["музыка"],
-        "created_at": NOW,
-        "updated_at": NOW,
-    }
-    row.update(overrides)
-    with engine.begin() as conn:
-        conn.execute(events.insert().values(**row))
-    event_id: UUID = row["id"]
-    return event_id
 
 
 async def raise_watermark(settings: Settings, position: int, *, notify: bool) -> None:
@@ -90,21 +33,21 @@ async def raise_watermark(settings: Settings, position: int, *, notify: bool) ->
             )
 
 
-async def test_an_empty_list_is_an_empty_first_page(client: AsyncClient) -> None:
-    response = await client.get("/api/events/")
+async def test_an_empty_list_is_an_empty_first_page(read_client: AsyncClient) -> None:
+    response = await read_client.get("/api/events/")
 
     assert response.status_code == 200
     assert response.json() == {"count": 0, "next": None, "previous": None, "results": []}
 
 
 async def test_the_list_is_paginated_and_leaves_out_descriptions(
-    client: AsyncClient, engine: Engine
+    read_client: AsyncClient, add_event: AddEvent
 ) -> None:
     for hours in (1, 2, 3):
-        add_event(engine, start_time=NOW + timedelta(hours=hours), title=f"Событие {hours}")
+        add_event(start_time=NOW + timedelta(hours=hours), title=f"Событие {hours}")
 
-    first = (await client.get("/api/events/", params={"page_size": 2})).json()
-    second = (await client.get("/api/events/", params={"page_size": 2, "page": 2})).json()
+    first = (await read_client.get("/api/events/", params={"page_size": 2})).json()
+    second = (await read_client.get("/api/events/", params={"page_size": 2, "page": 2})).json()
 
     assert first["count"] == second["count"] == 3
     assert first["next"] == "http://test/api/events/?page_size=2&page=2"
@@ -122,22 +65,24 @@ async def test_the_list_is_paginated_and_leaves_out_descriptions(
 
 
 async def test_upcoming_events_come_first_soonest_first_then_the_rest_most_recent_first(
-    client: AsyncClient, engine: Engine
+    read_client: AsyncClient, add_event: AddEvent
 ) -> None:
-    old = add_event(engine, status="finished", start_time=NOW - timedelta(days=9))
-    recent = add_event(engine, status="cancelled", start_time=NOW - timedelta(days=1))
-    later = add_event(engine, start_time=NOW + timedelta(days=5))
-    soon = add_event(engine, start_time=NOW + timedelta(days=1))
+    old = add_event(status="finished", start_time=NOW - timedelta(days=9))
+    recent = add_event(status="cancelled", start_time=NOW - timedelta(days=1))
+    later = add_event(start_time=NOW + timedelta(days=5))
+    soon = add_event(start_time=NOW + timedelta(days=1))
 
-    results = (await client.get("/api/events/")).json()["results"]
+    results = (await read_client.get("/api/events/")).json()["results"]
 
     assert [r["id"] for r in results] == [str(i) for i in (soon, later, recent, old)]
 
 
-async def test_a_page_past_the_last_one_is_not_found(client: AsyncClient, engine: Engine) -> None:
-    add_event(engine)
+async def test_a_page_past_the_last_one_is_not_found(
+    read_client: AsyncClient, add_event: AddEvent
+) -> None:
+    add_event()
 
-    response = await client.get("/api/events/", params={"page": 2})
+    response = await read_client.get("/api/events/", params={"page": 2})
 
     assert response.status_code == 404
     assert response.json()["code"] == "page_not_found"
@@ -148,19 +93,19 @@ async def test_a_page_past_the_last_one_is_not_found(client: AsyncClient, engine
     [{"page": "0"}, {"page": "-1"}, {"page": "abc"}, {"page_size": "0"}, {"page_size": "101"}],
 )
 async def test_bad_page_parameters_are_validation_errors(
-    client: AsyncClient, params: dict[str, str]
+    read_client: AsyncClient, params: dict[str, str]
 ) -> None:
-    response = await client.get("/api/events/", params=params)
+    response = await read_client.get("/api/events/", params=params)
 
     assert response.status_code == 400
     assert response.json()["code"] == "validation_error"
     assert list(response.json()["errors"]) == list(params)
 
 
-async def test_the_detail_has_every_field(client: AsyncClient, engine: Engine) -> None:
-    event_id = add_event(engine, avg_rating=4.5, rating_count=2, rating_sum=9)
+async def test_the_detail_has_every_field(read_client: AsyncClient, add_event: AddEvent) -> None:
+    event_id = add_event(avg_rating=4.5, rating_count=2, rating_sum=9)
 
-    response = await client.get(f"/api/events/{event_id}/")
+    response = await read_client.get(f"/api/events/{event_id}/")
 
     assert response.status_code == 200
     assert response.json() == {
@@ -187,55 +132,57 @@ async def test_the_detail_has_every_field(client: AsyncClient, engine: Engine) -
 
 
 @pytest.mark.parametrize("event_id", [str(uuid4()), "not-a-uuid", "1"])
-async def test_an_unknown_or_malformed_id_is_not_found(client: AsyncClient, event_id: str) -> None:
-    response = await client.get(f"/api/events/{event_id}/")
+async def test_an_unknown_or_malformed_id_is_not_found(
+    read_client: AsyncClient, event_id: str
+) -> None:
+    response = await read_client.get(f"/api/events/{event_id}/")
 
     assert response.status_code == 404
     assert response.json()["code"] == "event_not_found"
 
 
-async def test_a_bad_token_is_refused_on_a_public_read(client: AsyncClient) -> None:
-    response = await client.get("/api/events/", headers={"Authorization": "Bearer nope"})
+async def test_a_bad_token_is_refused_on_a_public_read(read_client: AsyncClient) -> None:
+    response = await read_client.get("/api/events/", headers={"Authorization": "Bearer nope"})
 
     assert response.status_code == 401
     assert response.json()["code"] == "token_not_valid"
 
 
 async def test_a_valid_token_reads_like_anyone(
-    client: AsyncClient, read_settings: Settings
+    read_client: AsyncClient, read_settings: Settings
 ) -> None:
     token = issue_access_token(read_settings, uuid4(), "bob", False)
 
-    response = await client.get("/api/events/", headers={"Authorization": f"Bearer {token}"})
+    response = await read_client.get("/api/events/", headers={"Authorization": f"Bearer {token}"})
 
     assert response.status_code == 200
 
 
 async def test_a_position_already_reflected_is_answered_at_once(
-    client: AsyncClient, read_settings: Settings, engine: Engine
+    read_client: AsyncClient, read_settings: Settings, add_event: AddEvent
 ) -> None:
-    event_id = add_event(engine, position=7)
+    event_id = add_event(position=7)
     await raise_watermark(read_settings, 7, notify=True)
 
-    response = await client.get(f"/api/events/{event_id}/", headers={"X-Min-Position": "7"})
+    response = await read_client.get(f"/api/events/{event_id}/", headers={"X-Min-Position": "7"})
 
     assert response.status_code == 200
 
 
 @pytest.mark.parametrize("notify", [True, False], ids=["notified", "polled"])
 async def test_a_read_waits_for_the_watermark_to_reach_its_position(
-    client: AsyncClient, read_settings: Settings, engine: Engine, notify: bool
+    read_client: AsyncClient, read_settings: Settings, add_event: AddEvent, notify: bool
 ) -> None:
     await raise_watermark(read_settings, 3, notify=True)
     event_id = uuid4()
 
     async def projection_catches_up() -> None:
         await asyncio.sleep(0.2)
-        await asyncio.to_thread(add_event, engine, id=event_id, position=5)
+        await asyncio.to_thread(add_event, id=event_id, position=5)
         await raise_watermark(read_settings, 5, notify=notify)
 
     catching_up = asyncio.create_task(projection_catches_up())
-    response = await client.get(f"/api/events/{event_id}/", headers={"X-Min-Position": "5"})
+    response = await read_client.get(f"/api/events/{event_id}/", headers={"X-Min-Position": "5"})
     await catching_up
 
     assert response.status_code == 200
@@ -243,11 +190,11 @@ async def test_a_read_waits_for_the_watermark_to_reach_its_position(
 
 
 async def test_a_read_the_projection_never_reaches_is_lagging(
-    client: AsyncClient, read_settings: Settings
+    read_client: AsyncClient, read_settings: Settings
 ) -> None:
     await raise_watermark(read_settings, 3, notify=True)
 
-    response = await client.get("/api/events/", headers={"X-Min-Position": "4"})
+    response = await read_client.get("/api/events/", headers={"X-Min-Position": "4"})
 
     assert response.status_code == 503
     assert response.json()["code"] == "projection_lagging"
@@ -256,9 +203,9 @@ async def test_a_read_the_projection_never_reaches_is_lagging(
 
 @pytest.mark.parametrize("position", ["abc", "-1", "1.5"])
 async def test_a_malformed_min_position_is_a_validation_error(
-    client: AsyncClient, position: str
+    read_client: AsyncClient, position: str
 ) -> None:
-    response = await client.get("/api/events/", headers={"X-Min-Position": position})
+    response = await read_client.get("/api/events/", headers={"X-Min-Position": position})
 
     assert response.status_code == 400
     assert list(response.json()["errors"]) == ["X-Min-Position"]

@@ -1,0 +1,59 @@
+"""Feeding projections from the outbox in the test's own loop: the relay and the broker left out."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+from collections.abc import Sequence
+
+from sqlalchemy import text
+from sqlalchemy.ext.asyncio import AsyncEngine
+
+from projections.catalog import PROJECTIONS
+from projections.live import LiveProjector
+from projections.notifier_app import notifier_projectors
+
+
+class OutboxFeed:
+    """The relay, the broker, the projector and the notifier in one loop: every read model
+    and the notifications, fed from the outbox by their own code, so reads see writes as
+    they would in production."""
+
+    def __init__(
+        self, engine: AsyncEngine, projectors: Sequence[LiveProjector] | None = None
+    ) -> None:
+        self.engine = engine
+        self.projectors = projectors or [
+            *(LiveProjector(engine, projection) for projection in PROJECTIONS),
+            *notifier_projectors(engine),
+        ]
+        self.position = 0
+        self._stopping = asyncio.Event()
+
+    async def run(self) -> None:
+        """Step until `stop()`; a step is never cut off, so a failure here is a real one."""
+        while not self._stopping.is_set():
+            await self.step()
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(self._stopping.wait(), 0.02)
+
+    def stop(self) -> None:
+        self._stopping.set()
+
+    async def step(self) -> None:
+        async with self.engine.connect() as conn:
+            rows = (
+                await conn.execute(
+                    text(
+                        "SELECT position, stream, payload FROM event_store.outbox"
+                        " WHERE position > :after ORDER BY position"
+                    ),
+                    {"after": self.position},
+                )
+            ).all()
+        for projector in self.projectors:
+            streams = projector.projection.streams
+            await projector.handle([row.payload for row in rows if row.stream in streams])
+            await projector.advance()
+        if rows:
+            self.position = rows[-1].position

@@ -1,0 +1,617 @@
+"""Plumbing shared by the benchmarks: the stack, the load process, CPU accounting, figures.
+
+A benchmark starts PostgreSQL and the broker (embedded ones unless `DATABASE_URL` /
+`KAFKA_BOOTSTRAP_SERVERS` name servers), a fresh database and topic prefix, and the
+stack of `board up` (relay, projector, gateway as child processes). Its load runs in a
+separate process. Each run is measured on its own; the summary is the median of runs.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import math
+import multiprocessing
+import os
+import platform
+import statistics
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+from collections import Counter
+from collections.abc import Callable, Iterator, Mapping, Sequence
+from concurrent.futures import ProcessPoolExecutor
+from contextlib import ExitStack, contextmanager
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any, ParamSpec, TypeVar
+from urllib.parse import urlsplit, urlunsplit
+from uuid import uuid4
+
+import httpx
+import psycopg
+from psycopg import sql
+from rich.console import Console
+from rich.table import Table
+
+from shared.auth.tokens import issue_access_token
+from shared.cli.up import Stack
+from shared.infra.embedded import EmbeddedBroker, start_embedded_postgres
+from shared.infra.setup import set_up
+from shared.settings import Settings
+
+REPO = Path(__file__).resolve().parent.parent
+RESULTS_DIR = REPO / "bench" / "results"
+WORK_DIR = Path(tempfile.gettempdir()) / "event-board-bench"
+CLOCK_TICKS = os.sysconf("SC_CLK_TCK")
+
+P = ParamSpec("P")
+T = TypeVar("T")
+
+# A wide table even when the output goes to a file or a pipe.
+console = Console(width=None if sys.stdout.isatty() else 150)
+
+
+# --- command line ---------------------------------------------------------------------------
+
+
+def parser(name: str, description: str) -> argparse.ArgumentParser:
+    """A parser with the options every benchmark has."""
+    cli = argparse.ArgumentParser(prog=f"bench/{name}.py", description=description)
+    cli.add_argument("--runs", type=int, default=3, help="measured runs; medians are quoted")
+    cli.add_argument(
+        "--json",
+        type=Path,
+        default=RESULTS_DIR / f"{name}.json",
+        help=f"where to write the results (default bench/results/{name}.json)",
+    )
+    cli.add_argument(
+        "--quiet-below",
+        type=float,
+        default=25.0,
+        metavar="PCT",
+        help="before each run, wait until other processes use less CPU than this (default 25)",
+    )
+    cli.add_argument(
+        "--quiet-wait", type=float, default=120.0, help="longest wait for quiet, s (default 120)"
+    )
+    cli.add_argument(
+        "--max-others",
+        type=float,
+        default=50.0,
+        metavar="PCT",
+        help="measure a run again if other processes used more CPU than this (default 50)",
+    )
+    cli.add_argument(
+        "--retries", type=int, default=3, help="most repeats of one disturbed run (default 3)"
+    )
+    cli.add_argument(
+        "--py-spy",
+        metavar="PATH",
+        help="py-spy executable: after the measured runs, record each stack process during "
+        "one more run (raw collapsed stacks next to the JSON file)",
+    )
+    return cli
+
+
+# --- figures --------------------------------------------------------------------------------
+
+
+def percentile(ordered: Sequence[float], fraction: float) -> float:
+    """Nearest-rank percentile of sorted values (at least one)."""
+    rank = max(1, math.ceil(fraction * len(ordered)))
+    return ordered[rank - 1]
+
+
+def latency_summary(seconds: Sequence[float], prefix: str = "") -> dict[str, float]:
+    """p50, p95, p99 and max in milliseconds; nothing for no values."""
+    ordered = sorted(seconds)
+    if not ordered:
+        return {}
+    figures = {"p50": 0.5, "p95": 0.95, "p99": 0.99, "max": 1.0}
+    return {f"{prefix}{k}_ms": round(percentile(ordered, q) * 1000, 2) for k, q in figures.items()}
+
+
+def medians(runs: Sequence[Mapping[str, Any]]) -> dict[str, float]:
+    """The median of each number over the runs (numbers missing from a run are skipped)."""
+    numbers = [_numbers(run) for run in runs]
+    keys = [k for k in numbers[0] if all(k in run for run in numbers)] if numbers else []
+    return {k: round(statistics.median(run[k] for run in numbers), 2) for k in keys}
+
+
+def show(title: str, runs: Sequence[Mapping[str, Any]], columns: Mapping[str, str]) -> None:
+    """Print one row per run and the medians of `columns` (key: header), then a CPU table."""
+    _print_table(title, runs, columns)
+    cpu = {k: k.removeprefix("cpu_").removesuffix("_pct") for k in runs[0] if k.startswith("cpu_")}
+    if cpu:
+        _print_table("CPU, % of one core (the machine has 200 %)", runs, cpu)
+    sessions = {
+        k: k.removeprefix("pg_")
+        for k, v in runs[0].items()
+        if k.startswith("pg_") and _is_number(v)
+    }
+    if sessions:
+        _print_table("PostgreSQL sessions of the benchmark's database, average", runs, sessions)
+
+
+def _print_table(title: str, runs: Sequence[Mapping[str, Any]], columns: Mapping[str, str]) -> None:
+    table = Table(title=title, title_justify="left")
+    table.add_column("run")
+    for header in columns.values():
+        table.add_column(header, justify="right")
+    for number, run in enumerate(runs, 1):
+        table.add_row(str(number), *(_cell(run.get(c)) for c in columns))
+    summary = medians(runs)
+    table.add_row("median", *(_cell(summary.get(c)) for c in columns), style="bold")
+    console.print(table)
+
+
+def _cell(value: Any) -> str:
+    if not isinstance(value, int | float):
+        return "-"
+    return f"{value:,.0f}" if abs(value) >= 100 else f"{value:,.1f}"
+
+
+def machine() -> dict[str, Any]:
+    cpu = "unknown"
+    with open("/proc/cpuinfo") as info:
+        for line in info:
+            if line.startswith("model name"):
+                cpu = line.split(":", 1)[1].strip()
+                break
+    with open("/proc/meminfo") as info:
+        mem_kib = int(info.readline().split()[1])
+    return {
+        "cpu": cpu,
+        "cores": os.cpu_count(),
+        "memory_gib": round(mem_kib / 2**20, 1),
+        "python": platform.python_version(),
+        "platform": platform.platform(),
+    }
+
+
+def write_json(
+    path: Path, options: argparse.Namespace, sections: Mapping[str, Sequence[Mapping[str, Any]]]
+) -> None:
+    """Each section's runs and medians, with the command, options and machine, as JSON."""
+    commit = subprocess.run(
+        ["git", "rev-parse", "--short", "HEAD"], cwd=REPO, capture_output=True, text=True
+    ).stdout.strip()
+    document = {
+        "command": " ".join(["uv run python", *sys.argv]),
+        "at": datetime.now(UTC).isoformat(timespec="seconds"),
+        "commit": commit,
+        "machine": machine(),
+        "options": {k: str(v) if isinstance(v, Path) else v for k, v in vars(options).items()},
+        "results": {
+            name: {"median": medians(runs), "runs": list(runs)}
+            for name, runs in sections.items()
+            if runs
+        },
+    }
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(json.dumps(document, indent=2, ensure_ascii=False) + "\n")
+    console.print(f"results written to {path}")
+
+
+def _numbers(run: Mapping[str, Any]) -> dict[str, float]:
+    return {k: v for k, v in run.items() if _is_number(v)}
+
+
+def _is_number(value: Any) -> bool:
+    return isinstance(value, int | float) and not isinstance(value, bool)
+
+
+# --- CPU accounting -------------------------------------------------------------------------
+
+
+def _children_by_parent() -> dict[int, list[int]]:
+    children: dict[int, list[int]] = {}
+    for entry in os.listdir("/proc"):
+        if not entry.isdigit():
+            continue
+        try:
+            with open(f"/proc/{entry}/stat") as stat:
+                ppid = int(stat.read().rsplit(")", 1)[1].split()[1])
+        except (OSError, IndexError, ValueError):
+            continue
+        children.setdefault(ppid, []).append(int(entry))
+    return children
+
+
+def _with_descendants(pid: int, children: Mapping[int, list[int]]) -> list[int]:
+    found, pending = [], [pid]
+    while pending:
+        current = pending.pop()
+        found.append(current)
+        pending.extend(children.get(current, []))
+    return found
+
+
+def _cpu_seconds(pid: int) -> float:
+    try:
+        with open(f"/proc/{pid}/stat") as stat:
+            fields = stat.read().rsplit(")", 1)[1].split()
+    except OSError:
+        return 0.0
+    # utime and stime are fields 14 and 15 of the whole line, 12 and 13 after the name.
+    return (int(fields[11]) + int(fields[12])) / CLOCK_TICKS
+
+
+def _machine_busy_seconds() -> tuple[float, float]:
+    """CPU seconds busy and in total over all cores since boot."""
+    with open("/proc/stat") as stat:
+        ticks = [int(t) for t in stat.readline().split()[1:]]
+    idle = ticks[3] + ticks[4]
+    return (sum(ticks) - idle) / CLOCK_TICKS, sum(ticks) / CLOCK_TICKS
+
+
+@dataclass
+class CpuSnapshot:
+    at: float
+    per_pid: dict[int, float]
+    machine_busy: float
+    machine_total: float
+
+
+@dataclass
+class CpuMeter:
+    """CPU used per process group (relay, projector, gateway, postgres, broker) over a span.
+
+    Counts a process's own time plus its descendants' that are still alive; PostgreSQL
+    backends are children of the postmaster, so the group "postgres" covers them. "others"
+    is whatever else kept the machine busy (other people's work on a shared machine).
+    """
+
+    roots: Mapping[str, int]
+    # Processes counted without their descendants: the benchmark's own.
+    singles: Mapping[str, int] = field(default_factory=dict)
+    _start: CpuSnapshot | None = field(default=None, init=False)
+    _groups: dict[str, list[int]] = field(default_factory=dict, init=False)
+
+    def _snapshot(self) -> CpuSnapshot:
+        children = _children_by_parent()
+        self._groups = {name: _with_descendants(pid, children) for name, pid in self.roots.items()}
+        self._groups.update({name: [pid] for name, pid in self.singles.items()})
+        pids = {pid for group in self._groups.values() for pid in group}
+        busy, total = _machine_busy_seconds()
+        return CpuSnapshot(time.monotonic(), {p: _cpu_seconds(p) for p in pids}, busy, total)
+
+    def start(self) -> None:
+        self._start = self._snapshot()
+
+    def stop(self) -> dict[str, float]:
+        """Per group: percent of one core used since `start` (200% is the whole machine)."""
+        assert self._start is not None, "start() first"
+        end = self._snapshot()
+        elapsed = end.at - self._start.at
+        usage: dict[str, float] = {}
+        for name, pids in self._groups.items():
+            used = sum(end.per_pid[p] - self._start.per_pid.get(p, 0.0) for p in pids)
+            usage[f"cpu_{name}_pct"] = round(100 * used / elapsed, 1)
+        cores = os.cpu_count() or 1
+        busy = end.machine_busy - self._start.machine_busy
+        total = end.machine_total - self._start.machine_total
+        machine_pct = 100 * cores * busy / total if total else 0.0
+        usage["cpu_others_pct"] = round(max(0.0, machine_pct - sum(usage.values())), 1)
+        usage["cpu_machine_pct"] = round(machine_pct, 1)
+        return usage
+
+
+class PgSessions:
+    """Samples what the sessions of the benchmark's database are doing, from a thread.
+
+    The figures are the average number of sessions in each state over the span: `lock`
+    waits for a lock, `idle_in_tx` holds a transaction open while its client has not sent
+    the next statement, `busy` runs or waits on anything else (I/O, WAL, the network).
+    `detail` lists the most frequent (state, statement) pairs behind them.
+    """
+
+    STATES = ("lock", "idle_in_tx", "busy")
+    _QUERY = (
+        "SELECT CASE WHEN wait_event_type = 'Lock' THEN 'lock'"
+        " WHEN state LIKE 'idle in transaction%' THEN 'idle_in_tx' ELSE 'busy' END,"
+        " left(regexp_replace(query, '\\s+', ' ', 'g'), 60)"
+        " FROM pg_stat_activity WHERE datname = current_database()"
+        " AND pid <> pg_backend_pid() AND backend_type = 'client backend'"
+        " AND state <> 'idle'"
+    )
+
+    def __init__(self, database_url: str, interval: float = 0.02) -> None:
+        self._database_url = database_url
+        self._interval = interval
+        self._seen: Counter[tuple[str, str]] = Counter()
+        self._samples = 0
+        self._stop = threading.Event()
+        self._thread: threading.Thread | None = None
+
+    def start(self) -> None:
+        self._thread = threading.Thread(target=self._sample, name="pg-sessions", daemon=True)
+        self._thread.start()
+
+    def stop(self) -> dict[str, Any]:
+        self._stop.set()
+        if self._thread is not None:
+            self._thread.join()
+        samples = max(self._samples, 1)
+        totals: Counter[str] = Counter()
+        for (state, _), count in self._seen.items():
+            totals[state] += count
+        return {
+            **{f"pg_{s}": round(totals[s] / samples, 2) for s in self.STATES},
+            "pg_detail": [
+                {"state": state, "statement": statement, "average": round(count / samples, 2)}
+                for (state, statement), count in self._seen.most_common(8)
+            ],
+        }
+
+    def _sample(self) -> None:
+        with psycopg.connect(self._database_url, autocommit=True) as conn:
+            while not self._stop.wait(self._interval):
+                self._seen.update(conn.execute(self._QUERY).fetchall())
+                self._samples += 1
+
+
+@dataclass
+class Probe:
+    """CPU per process and PostgreSQL sessions over one measured run."""
+
+    cpu: CpuMeter
+    sessions: PgSessions
+
+    def start(self) -> None:
+        self.sessions.start()
+        self.cpu.start()
+
+    def stop(self) -> dict[str, Any]:
+        usage = self.cpu.stop()
+        return {**usage, **self.sessions.stop()}
+
+
+# --- the stack ------------------------------------------------------------------------------
+
+
+@dataclass
+class Bench:
+    """The servers, settings and (optionally) the running stack of one benchmark."""
+
+    settings: Settings
+    stack: Stack | None
+    log_path: Path
+    process_roots: dict[str, int]
+
+    @property
+    def base_url(self) -> str:
+        assert self.stack is not None, "started without the stack"
+        return self.stack.base_url
+
+    def token(self) -> str:
+        """A bearer token: a registered user's if the API registers users, else one minted
+        for a made-up user (commands take the caller from the token)."""
+        username, password = f"bench{uuid4().hex[:8]}", f"pw-{uuid4().hex}"
+        account = {"username": username, "password": password}
+        with httpx.Client(base_url=self.base_url, timeout=30, trust_env=False) as client:
+            registered = client.post("/api/users/register/", json=account)
+            if registered.status_code == 201:
+                login = client.post("/api/users/login/", json=account)
+                login.raise_for_status()
+                return str(login.json()["access"])
+            if registered.status_code not in (404, 405):
+                raise RuntimeError(f"registering failed: {registered.text}")
+        return issue_access_token(self.settings, uuid4(), username, False)
+
+    def probe(self, **extra_roots: int) -> Probe:
+        """CPU of the stack's processes (and `extra_roots`, e.g. load=pid), sessions in use."""
+        return Probe(self.cpu_meter(**extra_roots), PgSessions(self.settings.database_url))
+
+    def cpu_meter(self, **extra_roots: int) -> CpuMeter:
+        return CpuMeter({**self.process_roots, **extra_roots}, {"harness": os.getpid()})
+
+    def wait_for_quiet(self, below_pct: float, max_wait: float) -> None:
+        """Wait (at most `max_wait` s) until other work on the machine uses < `below_pct` %.
+
+        The machine may be shared: someone else's tests compete for the same two cores.
+        """
+        deadline = time.monotonic() + max_wait
+        while True:
+            meter = self.cpu_meter()
+            meter.start()
+            time.sleep(2.0)
+            others = meter.stop()["cpu_others_pct"]
+            if others < below_pct:
+                return
+            if time.monotonic() > deadline:
+                console.print(f"[yellow]other work still uses {others:.0f} % CPU; measuring[/]")
+                return
+            console.print(f"[dim]other work uses {others:.0f} % CPU; waiting for quiet[/]")
+
+    def check_alive(self) -> None:
+        if self.stack is not None and self.stack.failed:
+            raise RuntimeError(f"a stack process kept dying; see {self.log_path}")
+
+
+def _with_database(url: str, dbname: str) -> str:
+    return urlunsplit(urlsplit(url)._replace(path=f"/{dbname}"))
+
+
+@contextmanager
+def _fresh_database(server_url: str) -> Iterator[str]:
+    name = f"bench_{uuid4().hex[:10]}"
+    with psycopg.connect(server_url, autocommit=True) as conn:
+        conn.execute(sql.SQL("CREATE DATABASE {}").format(sql.Identifier(name)))
+    try:
+        yield _with_database(server_url, name)
+    finally:
+        with psycopg.connect(server_url, autocommit=True) as conn:
+            conn.execute(sql.SQL("DROP DATABASE {} WITH (FORCE)").format(sql.Identifier(name)))
+
+
+def _postmaster_pid() -> int | None:
+    pid_file = WORK_DIR / "postgres" / "postmaster.pid"
+    if os.environ.get("DATABASE_URL") or not pid_file.exists():
+        return None
+    return int(pid_file.read_text().split()[0])
+
+
+def _broker_pid() -> int | None:
+    children = _children_by_parent()
+    for pid in _with_descendants(os.getpid(), children):
+        try:
+            with open(f"/proc/{pid}/cmdline", "rb") as cmdline:
+                argv = cmdline.read().split(b"\0")
+        except OSError:
+            continue
+        if b"--listener-url" in argv:
+            return pid
+    return None
+
+
+@contextmanager
+def open_bench(name: str, *, stack: bool = True, **settings: Any) -> Iterator[Bench]:
+    """Servers, a fresh database and topic prefix, the stores set up, and the stack running."""
+    WORK_DIR.mkdir(parents=True, exist_ok=True)
+    log_path = WORK_DIR / f"{name}.log"
+    with ExitStack() as opened:
+        server_url = os.environ.get("DATABASE_URL") or start_embedded_postgres(WORK_DIR)
+        database_url = opened.enter_context(_fresh_database(server_url))
+        bootstrap = os.environ.get("KAFKA_BOOTSTRAP_SERVERS")
+        if not bootstrap:
+            broker = EmbeddedBroker().start()
+            opened.callback(broker.stop)
+            bootstrap = broker.bootstrap_servers
+        resolved = Settings(
+            env="test",
+            secret_key=f"bench-secret-{uuid4().hex}",
+            database_url=database_url,
+            kafka_bootstrap_servers=bootstrap,
+            topic_prefix=f"bench{uuid4().hex[:8]}",
+            data_dir=str(WORK_DIR / "data"),
+            port=0,
+            log_level="WARNING",
+            access_token_seconds=3600,
+            **settings,
+        )
+        set_up(resolved)
+        roots: dict[str, int] = {}
+        if (postmaster := _postmaster_pid()) is not None:
+            roots["postgres"] = postmaster
+        if (broker_pid := _broker_pid()) is not None:
+            roots["broker"] = broker_pid
+        running: Stack | None = None
+        if stack:
+            log = opened.enter_context(log_path.open("w"))
+            running = opened.enter_context(
+                Stack(resolved, console=Console(file=log, width=200, force_terminal=False))
+            )
+            for child in running.children:
+                if child.process is not None:
+                    roots[child.spec.name] = child.process.pid
+            resolved = running.settings
+        console.print(f"[dim]{name}: stack logs in {log_path}[/]")
+        yield Bench(resolved, running, log_path, roots)
+
+
+# --- the load process -----------------------------------------------------------------------
+
+
+class LoadProcess:
+    """One separate (spawned) process that runs the load: `call(fn, *args)` returns fn's result.
+
+    `fn` must be a module-level function of the benchmark script, and the script must guard
+    its entry point with `if __name__ == "__main__"`.
+    """
+
+    def __init__(self, pool: ProcessPoolExecutor) -> None:
+        self._pool = pool
+        self.pid = self.call(os.getpid)  # started before anything is measured
+
+    def call(self, fn: Callable[P, T], *args: P.args, **kwargs: P.kwargs) -> T:
+        return self._pool.submit(fn, *args, **kwargs).result()
+
+
+@contextmanager
+def load_process() -> Iterator[LoadProcess]:
+    with ProcessPoolExecutor(
+        max_workers=1, mp_context=multiprocessing.get_context("spawn")
+    ) as pool:
+        yield LoadProcess(pool)
+
+
+def measured_runs(
+    bench: Bench,
+    loader: LoadProcess,
+    options: argparse.Namespace,
+    run_once: Callable[[], dict[str, Any]],
+    describe: Callable[[dict[str, Any]], str],
+    prepare: Callable[[], object] | None = None,
+) -> list[dict[str, Any]]:
+    """`options.runs` runs of `run_once`, each after `prepare` (not measured), a quiet moment
+    and with its probe. A run during which other processes used more than
+    `options.max_others` % CPU is measured again (`options.retries` times at most); the
+    kept run records how many attempts it took."""
+    runs = []
+    for number in range(1, options.runs + 1):
+        for attempt in range(1, options.retries + 2):
+            if prepare is not None:
+                prepare()
+            bench.wait_for_quiet(options.quiet_below, options.quiet_wait)
+            probe = bench.probe(load=loader.pid)
+            probe.start()
+            run = run_once()
+            run.update(probe.stop())
+            bench.check_alive()
+            others = run["cpu_others_pct"]
+            line = f"run {number}: {describe(run)} (others {others:.0f} % CPU)"
+            if others <= options.max_others or attempt > options.retries:
+                break
+            console.print(f"[yellow]{line}: discarded, measuring again[/]")
+        run["attempts"] = attempt
+        runs.append(run)
+        console.print(line)
+    return runs
+
+
+# --- profiling ------------------------------------------------------------------------------
+
+
+@contextmanager
+def profiled(
+    py_spy: str | None, bench: Bench, seconds: float, label: str, out_dir: Path
+) -> Iterator[None]:
+    """Record the stack's Python processes with py-spy for `seconds` (when asked to)."""
+    if not py_spy or bench.stack is None:
+        yield
+        return
+    out_dir.mkdir(parents=True, exist_ok=True)
+    recorders = [
+        subprocess.Popen(
+            [
+                py_spy,
+                "record",
+                "--pid",
+                str(child.process.pid),
+                "--duration",
+                str(max(1, round(seconds))),
+                "--rate",
+                "200",
+                "--format",
+                "raw",
+                "--nonblocking",
+                "--output",
+                str(out_dir / f"{label}-{child.spec.name}.txt"),
+            ],
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
+        )
+        for child in bench.stack.children
+        if child.process is not None
+    ]
+    try:
+        yield
+    finally:
+        for recorder in recorders:
+            recorder.wait()
+        console.print(f"[dim]py-spy profiles in {out_dir}[/]")

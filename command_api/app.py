@@ -8,11 +8,15 @@ from contextlib import asynccontextmanager
 from fastapi import FastAPI
 from starlette.concurrency import run_in_threadpool
 
-from command_api import events
+from command_api import events, notifications, tags, users
+from command_api.writes import replayed
 from shared.application import Board
+from shared.auth.access_store import AccessStore
+from shared.auth.sessions import Sessions
 from shared.clock import Clock
 from shared.http.app import create_api_app
-from shared.infra.database import ensure_schemas, event_store_env
+from shared.idempotency import Replayed
+from shared.infra.database import api_engine, api_pool, ensure_schemas, event_store_env
 from shared.settings import Settings
 
 
@@ -30,12 +34,22 @@ def create_app(
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         owned = board is None
         app.state.board = board or await run_in_threadpool(open_board, settings, clock)
+        pool = api_pool(settings)
+        engine = app.state.engine = api_engine(settings)
+        app.state.sessions = Sessions(app.state.board, pool)
+        app.state.access = AccessStore(engine)
         try:
             yield
         finally:
+            await engine.dispose()
+            await run_in_threadpool(pool.close)
             if owned:
                 await run_in_threadpool(app.state.board.close)
 
     app = create_api_app(settings, title="Event Board — команды", lifespan=lifespan)
     app.include_router(events.router)
+    app.include_router(tags.router)
+    app.add_exception_handler(Replayed, replayed)
+    app.include_router(users.router)
+    app.include_router(notifications.router)
     return app

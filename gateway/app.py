@@ -25,6 +25,8 @@ from gateway.docs import docs_routes, merge_openapi
 from gateway.metrics import UNMATCHED, Metrics
 from gateway.readiness import check_readiness
 from query_api.watermarks import READ_PROJECTIONS
+from shared.application import Board
+from shared.commits import Committer
 from shared.http.errors import framework_error_response, http_exception_handler
 from shared.settings import Settings
 
@@ -87,6 +89,12 @@ def operations_routes(settings: Settings, metrics: Metrics) -> list[Route]:
     ]
 
 
+def _committer_of(command_app: FastAPI) -> Committer | None:
+    # The command app opens its board when it starts; /metrics may be asked before.
+    board: Board | None = getattr(command_app.state, "board", None)
+    return None if board is None else board.commits
+
+
 def create_app(
     settings: Settings,
     command_app: FastAPI | None = None,
@@ -104,6 +112,7 @@ def create_app(
             yield
 
     metrics = Metrics()
+    metrics.watch_commits(lambda: _committer_of(command_app))
     routes = [
         *docs_routes(merge_openapi([api.openapi() for api in apis])),
         *operations_routes(settings, metrics),

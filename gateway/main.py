@@ -28,6 +28,9 @@ def serve(settings: Settings) -> None:
         http="httptools",
         lifespan="on",
         access_log=settings.access_log,
+        # This server faces the clients: an X-Forwarded-For they send names no one. Behind a
+        # proxy, run the APIs' own ASGI apps with `--forwarded-allow-ips` (see Compose).
+        proxy_headers=False,
         # Logging is configured by the process that calls us (the `board` CLI).
         log_config=None,
         timeout_graceful_shutdown=GRACEFUL_SHUTDOWN_SECONDS,

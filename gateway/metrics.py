@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable, Iterator
 from time import perf_counter
 
 from prometheus_client import (
@@ -12,7 +13,10 @@ from prometheus_client import (
     ProcessCollector,
     generate_latest,
 )
+from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, Metric
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
+
+from shared.commits import Committer
 
 UNMATCHED = "<unmatched>"
 _METHODS = frozenset({"GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS"})
@@ -41,6 +45,10 @@ class Metrics:
             buckets=_BUCKETS,
         )
 
+    def watch_commits(self, committer: Callable[[], Committer | None]) -> None:
+        """Report the write side's group commits (the committer exists once the app started)."""
+        self.registry.register(_CommitCollector(committer))
+
     def render(self) -> bytes:
         return generate_latest(self.registry)
 
@@ -62,3 +70,33 @@ class Metrics:
         finally:
             self._latency.labels(method, route).observe(perf_counter() - started)
             self._requests.labels(method, route, str(status)).inc()
+
+
+class _CommitCollector:
+    def __init__(self, committer: Callable[[], Committer | None]) -> None:
+        self._committer = committer
+
+    def collect(self) -> Iterator[Metric]:
+        committer = self._committer()
+        if committer is None:
+            return
+        stats = committer.stats
+        yield CounterMetricFamily(
+            "board_commands", "Commands the write side answered.", value=stats.commands
+        )
+        yield CounterMetricFamily(
+            "board_commit_groups", "Groups of commands saved together.", value=stats.groups
+        )
+        yield CounterMetricFamily(
+            "board_conflict_retries",
+            "Groups run again because another writer changed their aggregates.",
+            value=stats.conflict_retries,
+        )
+        yield CounterMetricFamily(
+            "board_retried_commands",
+            "Commands run again in those groups.",
+            value=stats.retried_commands,
+        )
+        yield GaugeMetricFamily(
+            "board_commands_waiting", "Commands queued for the next group.", value=committer.waiting
+        )

@@ -9,7 +9,7 @@ import logging
 from collections.abc import Awaitable, Callable, Sequence
 
 from sqlalchemy import exc as sa_exc
-from sqlalchemy.ext.asyncio import AsyncEngine
+from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
 from projections.folding import Envelope, Parked, Projection
 from projections.store import apply_batch, park
@@ -18,6 +18,8 @@ from shared.read_model.watermarks import advance_watermark
 logger = logging.getLogger(__name__)
 
 MAX_RETRY_SECONDS = 5.0
+# How a batch is applied in the caller's transaction: `apply_batch`, or a projection's own.
+BatchApply = Callable[[AsyncConnection, Projection, list[Envelope]], Awaitable[object]]
 
 
 def is_transient(error: BaseException) -> bool:
@@ -32,9 +34,12 @@ def is_transient(error: BaseException) -> bool:
 class LiveProjector:
     """Feeds one projection from consumed message payloads and keeps its watermark moving."""
 
-    def __init__(self, engine: AsyncEngine, projection: Projection) -> None:
+    def __init__(
+        self, engine: AsyncEngine, projection: Projection, apply: BatchApply = apply_batch
+    ) -> None:
         self.engine = engine
         self.projection = projection
+        self._apply_batch = apply
 
     async def handle(self, payloads: Sequence[bytes]) -> None:
         """Apply a consumed batch; returns once every message is applied or parked."""
@@ -64,7 +69,7 @@ class LiveProjector:
     async def _apply(self, envelopes: list[Envelope]) -> None:
         try:
             async with self.engine.begin() as conn:
-                await apply_batch(conn, self.projection, envelopes)
+                await self._apply_batch(conn, self.projection, envelopes)
         except Exception as error:
             if is_transient(error):
                 raise

@@ -6,26 +6,21 @@ from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
 from fastapi import FastAPI
-from sqlalchemy.ext.asyncio import create_async_engine
 
-from query_api import events
+from query_api import events, notifications, tags, users
 from query_api.watermarks import WatermarkWatcher
+from shared.auth.access_store import AccessStore
+from shared.clock import Clock, SystemClock
 from shared.http.app import create_api_app
+from shared.infra.database import api_engine
 from shared.settings import Settings
 
-# A request waits this long for a pooled connection before answering 503.
-POOL_TIMEOUT_SECONDS = 5.0
 
-
-def create_app(settings: Settings) -> FastAPI:
+def create_app(settings: Settings, clock: Clock | None = None) -> FastAPI:
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
-        app.state.engine = create_async_engine(
-            settings.sqlalchemy_url,
-            pool_size=settings.db_pool_size,
-            max_overflow=settings.db_pool_size,
-            pool_timeout=POOL_TIMEOUT_SECONDS,
-        )
+        app.state.engine = api_engine(settings)
+        app.state.access = AccessStore(app.state.engine)
         app.state.watermarks = WatermarkWatcher(settings.database_url)
         app.state.watermarks.start()
         try:
@@ -35,5 +30,9 @@ def create_app(settings: Settings) -> FastAPI:
             await app.state.engine.dispose()
 
     app = create_api_app(settings, title="Event Board — чтение", lifespan=lifespan)
+    app.state.clock = clock or SystemClock()
     app.include_router(events.router)
+    app.include_router(tags.router)
+    app.include_router(users.router)
+    app.include_router(notifications.router)
     return app

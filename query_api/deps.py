@@ -12,6 +12,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
 from query_api.pagination import PageRequest, page_request
 from query_api.watermarks import WatermarkWatcher
+from shared.clock import Clock
 from shared.http.auth import app_settings, current_caller, optional_caller
 from shared.http.errors import ApiError
 from shared.http.events import event_id_in_path
@@ -20,10 +21,32 @@ from shared.identity import Caller
 MIN_POSITION_HEADER = "X-Min-Position"
 
 
+def app_clock(request: Request) -> Clock:
+    clock: Clock = request.app.state.clock
+    return clock
+
+
 async def read_connection(request: Request) -> AsyncIterator[AsyncConnection]:
     engine: AsyncEngine = request.app.state.engine
     async with engine.connect() as conn:
         yield conn
+
+
+async def wait_until_reflected(request: Request, projection: str, position: int) -> None:
+    """Return once `projection` reflects `position`; 503 `projection_lagging` if that takes long."""
+    if not position:
+        return
+    watcher: WatermarkWatcher = request.app.state.watermarks
+    try:
+        async with asyncio.timeout(app_settings(request).consistency_wait_seconds):
+            await watcher.reached(projection, position)
+    except TimeoutError:
+        raise ApiError(
+            503,
+            "projection_lagging",
+            "Данные ещё не обновились, повторите запрос позже.",
+            {"Retry-After": "1"},
+        ) from None
 
 
 def fresh_read_of(projection: str) -> Callable[..., Awaitable[None]]:
@@ -40,19 +63,7 @@ def fresh_read_of(projection: str) -> Callable[..., Awaitable[None]]:
             ),
         ] = None,
     ) -> None:
-        if not min_position:
-            return
-        watcher: WatermarkWatcher = request.app.state.watermarks
-        try:
-            async with asyncio.timeout(app_settings(request).consistency_wait_seconds):
-                await watcher.reached(projection, min_position)
-        except TimeoutError:
-            raise ApiError(
-                503,
-                "projection_lagging",
-                "Данные ещё не обновились, повторите запрос позже.",
-                {"Retry-After": "1"},
-            ) from None
+        await wait_until_reflected(request, projection, min_position or 0)
 
     return wait_for_position
 

@@ -55,6 +55,8 @@ class Settings(BaseSettings):
     password_hash_memory_kib: int = Field(default=65536, ge=8)
 
     db_pool_size: int = Field(default=10, ge=1)
+    # Aggregates the committer keeps between commands, so a busy event is not loaded each time.
+    aggregate_cache_size: int = Field(default=2000, ge=1)
     relay_batch_size: int = Field(default=500, ge=1)
     relay_poll_seconds: float = Field(default=1.0, gt=0)
     # Published outbox rows are kept this long (and below every projection's watermark).
@@ -70,6 +72,22 @@ class Settings(BaseSettings):
     # `/readyz` fails once an event has waited this long for a projection the API reads.
     readiness_max_lag_seconds: float = Field(default=30.0, gt=0)
     access_log: bool = False
+
+    # Notifications: reminders this long before the start, checked every tick; upcoming
+    # events are finished this long after their start, by a sweep this often.
+    reminder_lead_seconds: float = Field(default=3600.0, ge=0)
+    scheduler_tick_seconds: float = Field(default=1.0, gt=0)
+    status_sweep_seconds: float = Field(default=60.0, gt=0)
+    finish_after_seconds: float = Field(default=7200.0, ge=0)
+    # E-mail over SMTP when set (`smtp://user:password@host:port`, `smtps://` for TLS);
+    # otherwise notifications are delivered as log lines.
+    smtp_url: str = ""
+    smtp_sender: str = "Event Board <noreply@eventboard.local>"
+    # The first retry of a failed delivery waits this long; each next one twice as long.
+    delivery_retry_seconds: float = Field(default=1.0, gt=0)
+    # How long the notifier waits for a batch to fill: a backlog (a flood of status changes)
+    # is worked off in batches this much larger, at this much added latency when idle.
+    notifier_batch_seconds: float = Field(default=0.05, gt=0)
 
     @model_validator(mode="after")
     def _refuse_default_secret_outside_development(self) -> Settings:

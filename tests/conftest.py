@@ -74,6 +74,9 @@ def settings_for(database_url: str, kafka_bootstrap: str) -> Settings:
         kafka_bootstrap_servers=kafka_bootstrap,
         topic_prefix=f"t{uuid4().hex[:10]}",
         kafka_partitions=2,
+        # Argon2 at its cheapest: tests log in often and check the rules, not the cost.
+        password_hash_time_cost=1,
+        password_hash_memory_kib=1024,
     )
 
 

@@ -67,6 +67,13 @@ def projections_run(settings: Settings, args: Namespace) -> int:
     return 0
 
 
+def notifier_run(settings: Settings, args: Namespace) -> int:
+    from projections.notifier_main import run_notifier
+
+    run_notifier(settings)
+    return 0
+
+
 def projections_replay(settings: Settings, args: Namespace) -> int:
     from projections.replay import replay
 
@@ -79,4 +86,19 @@ def projections_status(settings: Settings, args: Namespace) -> int:
     from shared.cli.projection_status import read_status, render_status
 
     render_status(read_status(settings.database_url), Console())
+    return 0
+
+
+def createsuperuser(settings: Settings, args: Namespace) -> int:
+    from shared.cli.superuser import create_superuser
+
+    return create_superuser(
+        settings, username=args.username, email=args.email, password=args.password
+    )
+
+
+def demo(settings: Settings, args: Namespace) -> int:
+    from shared.cli.demo import fill_with_progress
+
+    fill_with_progress(settings, events=args.events, bookings=args.bookings, ratings=args.ratings)
     return 0

@@ -79,6 +79,31 @@ def build_parser() -> argparse.ArgumentParser:
     projections.add_parser(
         "status", help="watermark, lag and parked messages of each projection"
     ).set_defaults(command_fn=commands.projections_status)
+
+    notifier = sub.add_parser(
+        "notifier", help="notifications, reminders and the status sweep"
+    ).add_subparsers(dest="notifier_command", required=True, metavar="COMMAND")
+    notifier.add_parser("run", help="run a notifier worker").set_defaults(
+        command_fn=commands.notifier_run
+    )
+
+    demo = sub.add_parser(
+        "demo", help="fill the board with generated events, bookings and ratings (bulk path)"
+    )
+    demo.add_argument("--events", type=int, default=100_000, help="default 100 000")
+    demo.add_argument("--bookings", type=int, default=1_000_000, help="default 1 000 000")
+    demo.add_argument("--ratings", type=int, default=200_000, help="default 200 000")
+    demo.set_defaults(command_fn=commands.demo)
+
+    superuser = sub.add_parser(
+        "createsuperuser", help="create a staff superuser, or update it when run again"
+    )
+    superuser.add_argument("--username", help="default: BOARD_SUPERUSER_USERNAME")
+    superuser.add_argument("--email", help="default: BOARD_SUPERUSER_EMAIL, or none")
+    superuser.add_argument(
+        "--password", help="default: BOARD_SUPERUSER_PASSWORD (preferred: flags are visible)"
+    )
+    superuser.set_defaults(command_fn=commands.createsuperuser)
     return parser
 
 

@@ -146,7 +146,7 @@ class Child:
             self.process.wait()
         if self._output is not None:
             # The last lines of a stopping child are often the ones that explain why.
-            self._output.join(timeout=2.0)
+            self._output.join(timeout=10.0)
         logger.info("%s stopped (exit code %s)", self.spec.name, self.process.returncode)
         self.process = None
 

@@ -43,12 +43,13 @@ def child_specs(workers: int) -> list[ChildSpec]:
     return [
         ChildSpec("relay", (*_BOARD, "relay", "run"), "cyan"),
         *projectors,
+        ChildSpec("notifier", (*_BOARD, "notifier", "run"), "yellow"),
         ChildSpec("gateway", (*_BOARD, "serve"), "green"),
     ]
 
 
 class Stack:
-    """The relay, the projection workers and the gateway, each its own process.
+    """The relay, the projection workers, the notifier and the gateway, each its own process.
 
     Expects the stores to be set up (`shared.infra.setup.set_up`). Children get `settings`
     through their environment; a port of 0 is replaced by a free one before they start.

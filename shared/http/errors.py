@@ -20,8 +20,18 @@ from pydantic import BaseModel
 from starlette.exceptions import HTTPException
 from starlette.responses import Response
 
+from shared.auth.throttle import TooManyAttempts
 from shared.auth.tokens import InvalidToken
-from shared.domain.errors import Conflict, DomainError, Forbidden, NotFound, RuleViolated
+from shared.domain.errors import (
+    Conflict,
+    DomainError,
+    Forbidden,
+    InvalidCredentials,
+    InvalidField,
+    NotFound,
+    RuleViolated,
+    Unprocessable,
+)
 from shared.http.validation import field_errors
 
 logger = logging.getLogger(__name__)
@@ -70,8 +80,10 @@ STATUS_BY_ERROR: dict[type[Exception], int] = {
     Forbidden: 403,
     RuleViolated: 400,
     Conflict: 409,
+    Unprocessable: 422,
     DomainError: 400,
     InvalidToken: 401,
+    InvalidCredentials: 401,
 }
 
 # A database that cannot be reached, or a pool with no free connection in time.
@@ -130,6 +142,20 @@ async def _api_error(_request: Request, error: Exception) -> Response:
     return error_response(error.status_code, error.code, error.detail, error.headers)
 
 
+async def _invalid_field(_request: Request, error: Exception) -> Response:
+    assert isinstance(error, InvalidField)
+    return error_response(
+        400, VALIDATION_ERROR, "Проверьте введённые данные.", errors={error.field: [error.detail]}
+    )
+
+
+async def _too_many_attempts(_request: Request, error: Exception) -> Response:
+    assert isinstance(error, TooManyAttempts)
+    return error_response(
+        429, error.code, error.detail, {"Retry-After": str(error.retry_after_seconds)}
+    )
+
+
 async def _validation_error(_request: Request, error: Exception) -> Response:
     assert isinstance(error, RequestValidationError)
     return error_response(
@@ -163,6 +189,8 @@ def install_error_handlers(app: FastAPI) -> None:
     for error_class in UNAVAILABLE_ERRORS:
         app.add_exception_handler(error_class, _unavailable)
     app.add_exception_handler(ApiError, _api_error)
+    app.add_exception_handler(InvalidField, _invalid_field)
+    app.add_exception_handler(TooManyAttempts, _too_many_attempts)
     app.add_exception_handler(RequestValidationError, _validation_error)
     app.add_exception_handler(HTTPException, http_exception_handler)
     app.add_exception_handler(Exception, _unexpected)

@@ -16,12 +16,12 @@ STATUS_DISPLAY = {UPCOMING: "Ожидается", CANCELLED: "Отменено",
 Status = Literal["upcoming", "cancelled", "finished"]
 
 
-def _in_utc(moment: datetime) -> datetime:
+def in_utc(moment: datetime) -> datetime:
     return moment.astimezone(UTC)
 
 
 # Rendered as `2026-12-01T18:00:00Z`.
-UtcDatetime = Annotated[datetime, AfterValidator(_in_utc)]
+UtcDatetime = Annotated[datetime, AfterValidator(in_utc)]
 
 
 class Organizer(BaseModel):

@@ -6,11 +6,16 @@ import logging
 
 import psycopg
 from psycopg import sql
+from psycopg_pool import ConnectionPool
+from sqlalchemy.ext.asyncio import AsyncEngine, create_async_engine
 
 from shared.auth.store import create_auth_tables
 from shared.settings import EVENT_STORE_SCHEMA, READ_SCHEMA, Settings
 
 logger = logging.getLogger(__name__)
+
+# A request waits this long for a pooled connection before answering 503.
+POOL_TIMEOUT_SECONDS = 5.0
 
 
 def ensure_schemas(database_url: str) -> None:
@@ -30,3 +35,24 @@ def event_store_env(settings: Settings) -> dict[str, str]:
         **settings.eventsourcing_env(),
         "APPLICATION_RECORDER_TOPIC": "shared.outbox.recorder:OutboxRecorder",
     }
+
+
+def api_engine(settings: Settings) -> AsyncEngine:
+    """The async pool an API process reads through."""
+    return create_async_engine(
+        settings.sqlalchemy_url,
+        pool_size=settings.db_pool_size,
+        max_overflow=settings.db_pool_size,
+        pool_timeout=POOL_TIMEOUT_SECONDS,
+    )
+
+
+def api_pool(settings: Settings) -> ConnectionPool:
+    """The blocking pool of an API's synchronous endpoints (run in worker threads)."""
+    return ConnectionPool(
+        settings.database_url,
+        min_size=1,
+        max_size=settings.db_pool_size,
+        timeout=POOL_TIMEOUT_SECONDS,
+        open=True,
+    )

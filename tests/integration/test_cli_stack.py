@@ -31,6 +31,7 @@ def test_the_stack_answers_on_one_base_url_and_leaves_no_process_behind(
     assert [child.spec.name for child in stack.children] == [
         "relay",
         "projector",
+        "notifier",
         "gateway",
     ]
     assert all(p is not None and p.returncode is not None for p in processes)

@@ -6,7 +6,7 @@ import json
 from collections.abc import AsyncIterator
 from datetime import UTC, datetime, timedelta
 from typing import Any
-from uuid import uuid4
+from uuid import UUID, uuid4
 
 import pytest
 from asgi_lifespan import LifespanManager
@@ -111,7 +111,8 @@ async def test_the_openapi_document_covers_reads_and_writes(client: AsyncClient)
     assert response.status_code == 200
     document = response.json()
     assert set(document["paths"]["/api/events/"]) == {"get", "post"}
-    assert set(document["paths"]["/api/events/{event_id}/"]) == {"get", "patch"}
+    assert set(document["paths"]["/api/events/{event_id}/"]) == {"get", "patch", "delete"}
+    assert set(document["paths"]["/api/events/{event_id}/history/"]) == {"get"}
     schemas = document["components"]["schemas"]
     assert {"EventDetail", "EventListItem", "ErrorBody"} <= set(schemas)
     oauth = document["components"]["securitySchemes"]["OAuth2PasswordBearer"]
@@ -211,3 +212,30 @@ async def test_metrics_count_requests_per_route(client: AsyncClient) -> None:
     )
     assert 'route="<unmatched>",status="404"' in response.text
     assert "http_request_duration_seconds_bucket" in response.text
+
+
+async def test_metrics_report_the_write_sides_commit_groups(
+    client: AsyncClient, gateway_settings: Settings
+) -> None:
+    await create_event(client, gateway_settings)
+    await create_event(client, gateway_settings)
+
+    page = (await client.get("/metrics")).text
+
+    assert "board_commands_total 2.0" in page
+    assert "board_conflict_retries_total 0.0" in page
+    assert "board_commands_waiting 0.0" in page
+
+
+async def test_an_events_history_is_read_from_the_command_api(
+    client: AsyncClient, gateway_settings: Settings
+) -> None:
+    event = await create_event(client, gateway_settings)
+    token = issue_access_token(gateway_settings, UUID(event["organizer"]["id"]), "alice", False)
+
+    response = await client.get(
+        f"/api/events/{event['id']}/history/", headers={"Authorization": f"Bearer {token}"}
+    )
+
+    assert response.status_code == 200, response.text
+    assert [entry["type"] for entry in response.json()] == ["event.scheduled"]

@@ -123,7 +123,7 @@ def schedule(board: Board, title: str = "Митап") -> UUID:
         timezone="Europe/Moscow",
         location="Москва",
         seats=10,
-        tags=["python"],
+        tags=[],
     )
     return saved.aggregate.id
 

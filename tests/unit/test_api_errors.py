@@ -13,11 +13,18 @@ import sqlalchemy.exc
 from fastapi import FastAPI
 from httpx import ASGITransport, AsyncClient
 
+from shared.auth.throttle import TooManyAttempts
 from shared.auth.tokens import InvalidToken
 from shared.domain.errors import (
     ConcurrentModification,
+    DeleteWindowClosed,
     EditWindowClosed,
     EventNotFound,
+    IdempotencyInProgress,
+    IdempotencyKeyReused,
+    InvalidCredentials,
+    InvalidField,
+    NoFreeSeats,
     NotOrganizer,
     SeatsBelowBooked,
 )
@@ -56,6 +63,10 @@ async def post(app: FastAPI, path: str = "/raise/") -> tuple[int, dict[str, obje
         (EditWindowClosed(), 403, "edit_window_closed"),
         (SeatsBelowBooked(), 400, "seats_below_booked"),
         (ConcurrentModification(), 409, "concurrent_modification"),
+        (NoFreeSeats(), 400, "no_free_seats"),
+        (DeleteWindowClosed(), 403, "delete_window_closed"),
+        (IdempotencyKeyReused(), 422, "idempotency_key_reused"),
+        (IdempotencyInProgress(), 409, "idempotency_in_progress"),
         (InvalidToken(), 401, "token_not_valid"),
         (ApiError(404, "page_not_found", "Неправильная страница."), 404, "page_not_found"),
     ],
@@ -68,6 +79,26 @@ async def test_each_kind_of_error_has_its_status_and_code(
     assert (answered, body["code"]) == (status, code)
     assert isinstance(body["detail"], str)
     assert body["detail"]
+
+
+async def test_a_wrong_password_is_401_invalid_credentials() -> None:
+    answered, body, _ = await post(raising(InvalidCredentials()))
+
+    assert (answered, body["code"]) == (401, "invalid_credentials")
+
+
+async def test_too_many_login_failures_say_when_to_try_again() -> None:
+    answered, body, retry_after = await post(raising(TooManyAttempts(retry_after_seconds=42)))
+
+    assert (answered, body["code"], retry_after) == (429, "too_many_attempts", "42")
+
+
+async def test_a_domain_rule_on_one_field_answers_like_a_validation_error() -> None:
+    answered, body, _ = await post(raising(InvalidField("score", "От 1 до 5.")))
+
+    assert answered == 400
+    assert body["code"] == "validation_error"
+    assert body["errors"] == {"score": ["От 1 до 5."]}
 
 
 unavailable: list[Callable[[], Exception]] = [

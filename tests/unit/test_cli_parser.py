@@ -19,6 +19,12 @@ DOCUMENTED = [
     (["projections", "replay"], commands.projections_replay),
     (["projections", "replay", "--no-progress"], commands.projections_replay),
     (["projections", "status"], commands.projections_status),
+    (["notifier", "run"], commands.notifier_run),
+    (["createsuperuser"], commands.createsuperuser),
+    (
+        ["createsuperuser", "--username", "admin", "--email", "a@example.com", "--password", "pw"],
+        commands.createsuperuser,
+    ),
 ]
 
 
@@ -58,7 +64,7 @@ def test_republish_names_its_first_position() -> None:
         ["relay", "republish"],
         ["relay", "republish", "--from", "x"],
         ["up", "--workers", "0"],
-        ["createsuperuser"],
+        ["createsuperuser", "--superuser"],
     ],
 )
 def test_incomplete_or_unknown_commands_are_refused(argv: list[str]) -> None:

@@ -54,7 +54,9 @@ def defines(module: str, attribute: str) -> bool:
 
 
 def test_the_stack_has_its_processes() -> None:
-    assert {"postgres", "kafka", "setup", "relay", "projector", "gateway"} <= SERVICES.keys()
+    assert {"postgres", "kafka", "setup", "relay", "projector", "notifier", "gateway"} <= (
+        SERVICES.keys()
+    )
     assert {"command_api", "query_api"} <= set(APP_SERVICES)
 
 
@@ -133,6 +135,14 @@ def test_nginx_sends_reads_to_the_query_api_and_writes_to_the_command_api() -> N
     assert set(routes.values()) <= upstreams
     assert {t for t in targets if not t.startswith("$")} <= upstreams
     assert re.search(r"location /api/ \{\s*proxy_pass http://\$api_upstream;", NGINX)
+
+
+def test_nginx_sends_an_events_history_to_the_command_api() -> None:
+    [(pattern, target)] = re.findall(r"location ~ (\S+) \{\s*proxy_pass http://([\w-]+);", NGINX)
+
+    assert target == "command_api"
+    assert re.fullmatch(pattern, "/api/events/0b1c/history/")
+    assert not re.fullmatch(pattern, "/api/events/0b1c/")
 
 
 def test_the_image_holds_every_package_and_installs_the_locked_dependencies() -> None:

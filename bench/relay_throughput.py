@@ -151,23 +151,24 @@ def commit_steadily(database_url: str, rate: float) -> list[tuple[int, float]]:
     return committed
 
 
-def _unpublished(conn: psycopg.Connection[Any], first: int, last: int) -> int:
+def _any_unpublished(conn: psycopg.Connection[Any], first: int, last: int) -> bool:
+    # Served by the outbox's partial index of unpublished rows: cheap however long the range.
     row = conn.execute(
         sql.SQL(
-            "SELECT count(*) FROM {} WHERE position BETWEEN %s AND %s AND published_at IS NULL"
+            "SELECT 1 FROM {} WHERE published_at IS NULL AND position BETWEEN %s AND %s LIMIT 1"
         ).format(OUTBOX),
         (first, last),
     ).fetchone()
-    return int(row[0]) if row else 0
+    return row is not None
 
 
 def wait_until_published(database_url: str, first: int, last: int, timeout: float = 300.0) -> None:
     deadline = time.monotonic() + timeout
     with psycopg.connect(database_url, autocommit=True) as conn:
-        while _unpublished(conn, first, last):
+        while _any_unpublished(conn, first, last):
             if time.monotonic() > deadline:
                 raise TimeoutError(f"positions {first}..{last} not published in {timeout} s")
-            time.sleep(0.02)
+            time.sleep(0.05)
 
 
 def drain(bench: harness.Bench, loader: harness.LoadProcess) -> dict[str, Any]:

@@ -29,9 +29,10 @@ from shared.settings import Settings
 pytestmark = pytest.mark.integration
 
 EVENTS, BOOKERS = 6, 40
-# Reminders are due once every booking is made, and stay due until the start: long
-# enough for the consumer group to settle on the embedded broker after a member is killed.
-BOOKING_SECONDS = 20.0
+# Reminders are due once every booking is made (240 bookings took over 20 s on a busy
+# machine), and stay due until the start: long enough for the consumer group to settle on
+# the embedded broker after a member is killed.
+BOOKING_SECONDS = 40.0
 STARTS_IN = timedelta(seconds=300)
 LEAD_SECONDS = STARTS_IN.total_seconds() - BOOKING_SECONDS
 # Generous: other test runs may share the machine's cores.

@@ -21,7 +21,7 @@ import tempfile
 import threading
 import time
 from collections import Counter
-from collections.abc import Callable, Iterator, Mapping, Sequence
+from collections.abc import Callable, Collection, Iterator, Mapping, Sequence
 from concurrent.futures import ProcessPoolExecutor
 from contextlib import ExitStack, contextmanager
 from dataclasses import dataclass, field
@@ -438,15 +438,21 @@ def _with_database(url: str, dbname: str) -> str:
 
 
 @contextmanager
-def _fresh_database(server_url: str) -> Iterator[str]:
-    name = f"bench_{uuid4().hex[:10]}"
+def _bench_database(server_url: str, kept: str | None) -> Iterator[str]:
+    """A fresh database dropped afterwards, or the database named `kept`, made if missing
+    and left in place (a large board is filled once and measured many times)."""
+    name = kept or f"bench_{uuid4().hex[:10]}"
     with psycopg.connect(server_url, autocommit=True) as conn:
-        conn.execute(sql.SQL("CREATE DATABASE {}").format(sql.Identifier(name)))
+        exists = conn.execute("SELECT 1 FROM pg_database WHERE datname = %s", (name,)).fetchone()
+        if not exists:
+            conn.execute(sql.SQL("CREATE DATABASE {}").format(sql.Identifier(name)))
     try:
         yield _with_database(server_url, name)
     finally:
-        with psycopg.connect(server_url, autocommit=True) as conn:
-            conn.execute(sql.SQL("DROP DATABASE {} WITH (FORCE)").format(sql.Identifier(name)))
+        if kept is None:
+            with psycopg.connect(server_url, autocommit=True) as conn:
+                drop = sql.SQL("DROP DATABASE {} WITH (FORCE)").format(sql.Identifier(name))
+                conn.execute(drop)
 
 
 def _postmaster_pid() -> int | None:
@@ -470,13 +476,23 @@ def _broker_pid() -> int | None:
 
 
 @contextmanager
-def open_bench(name: str, *, stack: bool = True, **settings: Any) -> Iterator[Bench]:
-    """Servers, a fresh database and topic prefix, the stores set up, and the stack running."""
+def open_bench(
+    name: str,
+    *,
+    stack: bool = True,
+    only: Collection[str] | None = None,
+    keep_database: str | None = None,
+    prepare: Callable[[Settings], None] | None = None,
+    **settings: Any,
+) -> Iterator[Bench]:
+    """Servers, a fresh database (or the kept one) and topic prefix, the stores set up
+    (migrated, for a kept database), `prepare` run on them, and the stack running (its
+    children named in `only`, if given)."""
     WORK_DIR.mkdir(parents=True, exist_ok=True)
     log_path = WORK_DIR / f"{name}.log"
     with ExitStack() as opened:
         server_url = os.environ.get("DATABASE_URL") or start_embedded_postgres(WORK_DIR)
-        database_url = opened.enter_context(_fresh_database(server_url))
+        database_url = opened.enter_context(_bench_database(server_url, keep_database))
         bootstrap = os.environ.get("KAFKA_BOOTSTRAP_SERVERS")
         if not bootstrap:
             broker = EmbeddedBroker().start()
@@ -495,6 +511,8 @@ def open_bench(name: str, *, stack: bool = True, **settings: Any) -> Iterator[Be
             **settings,
         )
         set_up(resolved)
+        if prepare is not None:
+            prepare(resolved)
         roots: dict[str, int] = {}
         if (postmaster := _postmaster_pid()) is not None:
             roots["postgres"] = postmaster
@@ -503,9 +521,8 @@ def open_bench(name: str, *, stack: bool = True, **settings: Any) -> Iterator[Be
         running: Stack | None = None
         if stack:
             log = opened.enter_context(log_path.open("w"))
-            running = opened.enter_context(
-                Stack(resolved, console=Console(file=log, width=200, force_terminal=False))
-            )
+            logs = Console(file=log, width=200, force_terminal=False)
+            running = opened.enter_context(Stack(resolved, only=only, console=logs))
             for child in running.children:
                 if child.process is not None:
                     roots[child.spec.name] = child.process.pid

@@ -8,6 +8,8 @@ from contextlib import asynccontextmanager
 from fastapi import FastAPI
 
 from query_api import events, notifications, tags, users
+from query_api.counts import CountCache
+from query_api.page_cache import PageCache
 from query_api.watermarks import WatermarkWatcher
 from shared.auth.access_store import AccessStore
 from shared.clock import Clock, SystemClock
@@ -15,14 +17,18 @@ from shared.http.app import create_api_app
 from shared.infra.database import api_engine
 from shared.settings import Settings
 
+# The public listings whose anonymous pages are the same for everyone.
+CACHED_LISTINGS = ("/api/events/", "/api/tags/")
+
 
 def create_app(settings: Settings, clock: Clock | None = None) -> FastAPI:
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
-        app.state.engine = api_engine(settings)
+        app.state.engine = api_engine(settings, read_only=True)
         app.state.access = AccessStore(app.state.engine)
         app.state.watermarks = WatermarkWatcher(settings.database_url)
         app.state.watermarks.start()
+        app.state.counts = CountCache(settings.listing_cache_seconds, app.state.watermarks)
         try:
             yield
         finally:
@@ -31,6 +37,7 @@ def create_app(settings: Settings, clock: Clock | None = None) -> FastAPI:
 
     app = create_api_app(settings, title="Event Board — чтение", lifespan=lifespan)
     app.state.clock = clock or SystemClock()
+    app.add_middleware(PageCache, paths=CACHED_LISTINGS, seconds=settings.listing_cache_seconds)
     app.include_router(events.router)
     app.include_router(tags.router)
     app.include_router(users.router)

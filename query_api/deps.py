@@ -49,21 +49,27 @@ async def wait_until_reflected(request: Request, projection: str, position: int)
         ) from None
 
 
+async def asked_position(
+    min_position: Annotated[
+        int | None,
+        Header(
+            alias=MIN_POSITION_HEADER,
+            ge=0,
+            description="Дождаться, пока чтение отразит все события до этой позиции.",
+        ),
+    ] = None,
+) -> int:
+    """The position the client asks the read to reflect; 0 when it asks for none."""
+    return min_position or 0
+
+
 def fresh_read_of(projection: str) -> Callable[..., Awaitable[None]]:
     """A dependency that waits until `projection` reflects the position the client asks for."""
 
     async def wait_for_position(
-        request: Request,
-        min_position: Annotated[
-            int | None,
-            Header(
-                alias=MIN_POSITION_HEADER,
-                ge=0,
-                description="Дождаться, пока чтение отразит все события до этой позиции.",
-            ),
-        ] = None,
+        request: Request, position: Annotated[int, Depends(asked_position)]
     ) -> None:
-        await wait_until_reflected(request, projection, min_position or 0)
+        await wait_until_reflected(request, projection, position)
 
     return wait_for_position
 
@@ -73,3 +79,4 @@ OptionalUser = Annotated[Caller | None, Depends(optional_caller)]
 ReadConnection = Annotated[AsyncConnection, Depends(read_connection)]
 Pagination = Annotated[PageRequest, Depends(page_request)]
 EventId = Annotated[UUID, Depends(event_id_in_path)]
+AskedPosition = Annotated[int, Depends(asked_position)]

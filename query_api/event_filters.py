@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import re
 from datetime import UTC, date, datetime, time, timedelta
+from decimal import Decimal
 from typing import Annotated, Any
 from uuid import UUID
 
@@ -51,7 +52,9 @@ def _plus_from_space(value: Any) -> Any:
 
 Text = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=255)]
 QueryDatetime = Annotated[AwareDatetime, BeforeValidator(_plus_from_space), AfterValidator(in_utc)]
-Rating = Annotated[float, Field(ge=0, le=5, allow_inf_nan=False)]
+# A decimal, so it reaches PostgreSQL as `numeric` like the column: a float would be sent
+# as `double precision`, the column cast to it, and its index left unused.
+Rating = Annotated[Decimal, Field(ge=0, le=5, allow_inf_nan=False)]
 
 
 class EventFilters(BaseModel):
@@ -140,7 +143,7 @@ def _organized_by(organizer: str) -> ColumnElement[bool]:
         return _c.organizer_id == user_id_for(organizer)
 
 
-def _organizer_rated_at_least(minimum: float) -> ColumnElement[bool]:
+def _organizer_rated_at_least(minimum: Decimal) -> ColumnElement[bool]:
     # The organizer's average over every rating of every event they organise.
     o = organizer_ratings.c
     rated = select(o.organizer_id).where(

@@ -6,9 +6,12 @@ from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, Query, Request
 from sqlalchemy import ColumnElement
+from sqlalchemy.ext.asyncio import AsyncEngine
 
 from query_api import views
+from query_api.counts import CountCache
 from query_api.deps import (
+    AskedPosition,
     CurrentUser,
     EventId,
     OptionalUser,
@@ -46,14 +49,20 @@ async def list_events(
     filters: Annotated[EventFilters, Query()],
     order: Annotated[tuple[ColumnElement[Any], ...], Depends(event_ordering)],
     pages: Pagination,
-    conn: ReadConnection,
+    asked: AskedPosition,
 ) -> dict[str, Any]:
     conditions = filters.conditions()
-    count = await views.count_events(conn, conditions)
+    engine: AsyncEngine = request.app.state.engine
+    counts: CountCache = request.app.state.counts
+    count = await counts.count(
+        filters.model_dump_json(exclude_none=True),
+        asked,
+        lambda: views.count_events(engine, conditions),
+    )
     return await pages.answer(
         request,
         count,
-        lambda: views.list_events(conn, conditions, order, offset=pages.offset, limit=pages.size),
+        lambda: views.list_events(engine, conditions, order, offset=pages.offset, limit=pages.size),
     )
 
 

@@ -17,7 +17,7 @@ from sqlalchemy import (
     literal,
     select,
 )
-from sqlalchemy.ext.asyncio import AsyncConnection
+from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
 from shared.domain.event import UPCOMING
 from shared.http.events import STATUS_DISPLAY
@@ -54,13 +54,18 @@ _DETAIL_COLUMNS = (*_LIST_COLUMNS, _c.description)
 _NOT_DELETED = _c.status != DELETED_STATUS
 
 
-async def count_events(conn: AsyncConnection, conditions: Sequence[ColumnElement[bool]]) -> int:
+def count_query(conditions: Sequence[ColumnElement[bool]]) -> Select[Any]:
+    """How many events match (also what the listing benchmark explains)."""
     if not conditions:
         # The projection keeps the number of events per status: no rows to count.
-        query = select(func.coalesce(func.sum(event_counts.c.events), 0))
-    else:
-        query = select(func.count()).select_from(events).where(_NOT_DELETED, *conditions)
-    return int(await conn.scalar(query) or 0)
+        return select(func.coalesce(func.sum(event_counts.c.events), 0))
+    return select(func.count()).select_from(events).where(_NOT_DELETED, *conditions)
+
+
+async def count_events(engine: AsyncEngine, conditions: Sequence[ColumnElement[bool]]) -> int:
+    """How many events match, on a connection of its own (the count may serve others)."""
+    async with engine.connect() as conn:
+        return int(await conn.scalar(count_query(conditions)) or 0)
 
 
 def list_query(
@@ -81,15 +86,17 @@ def list_query(
 
 
 async def list_events(
-    conn: AsyncConnection,
+    engine: AsyncEngine,
     conditions: Sequence[ColumnElement[bool]],
     order: Sequence[ColumnElement[Any]],
     *,
     offset: int,
     limit: int,
 ) -> list[dict[str, Any]]:
+    """One page, on a connection taken only now: a request never holds two at once."""
     query = list_query(conditions, order, offset=offset, limit=limit)
-    rows = (await conn.execute(query)).mappings()
+    async with engine.connect() as conn:
+        rows = (await conn.execute(query)).mappings().all()
     return [_list_item(row) for row in rows]
 
 

@@ -46,6 +46,8 @@ class Settings(BaseSettings):
     topic_prefix: str = Field(default="eventboard", pattern=r"^[A-Za-z0-9._-]+$")
 
     consistency_wait_seconds: float = Field(default=5.0, gt=0)
+    # How long an anonymous listing page, and any listing's `count`, may be reused (0: never).
+    listing_cache_seconds: float = Field(default=1.0, ge=0)
     edit_window_seconds: float = Field(default=3600.0, ge=0)
     access_token_seconds: int = Field(default=15 * 60, gt=0)
     refresh_token_seconds: int = Field(default=7 * 24 * 3600, gt=0)

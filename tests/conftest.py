@@ -77,6 +77,9 @@ def settings_for(database_url: str, kafka_bootstrap: str) -> Settings:
         # Argon2 at its cheapest: tests log in often and check the rules, not the cost.
         password_hash_time_cost=1,
         password_hash_memory_kib=1024,
+        # Tests read what they just wrote (often straight into the read model, with no
+        # position to ask for); the count cache has tests of its own.
+        listing_cache_seconds=0,
     )
 
 

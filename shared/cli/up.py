@@ -7,6 +7,7 @@ import os
 import signal
 import sys
 import time
+from collections.abc import Collection
 from contextlib import ExitStack
 from types import FrameType, TracebackType
 
@@ -53,7 +54,8 @@ class Stack:
 
     Expects the stores to be set up (`shared.infra.setup.set_up`). Children get `settings`
     through their environment; a port of 0 is replaced by a free one before they start.
-    `start()` returns once the gateway answers `/healthz`.
+    `start()` returns once the gateway answers `/healthz`. `only` names the children to run
+    (a benchmark of reads serves a board built by replay with the gateway alone).
     """
 
     def __init__(
@@ -61,6 +63,7 @@ class Stack:
         settings: Settings,
         *,
         workers: int = 1,
+        only: Collection[str] | None = None,
         console: Console | None = None,
         policy: RestartPolicy | None = None,
         ready_timeout: float = 60.0,
@@ -71,7 +74,7 @@ class Stack:
         self.console = console or Console(stderr=True)
         self._ready_timeout = ready_timeout
         self._supervisor = Supervisor(
-            child_specs(workers),
+            [spec for spec in child_specs(workers) if only is None or spec.name in only],
             env={**_inherited_environment(), **settings_environment(settings)},
             console=self.console,
             policy=policy,

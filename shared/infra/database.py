@@ -37,13 +37,21 @@ def event_store_env(settings: Settings) -> dict[str, str]:
     }
 
 
-def api_engine(settings: Settings) -> AsyncEngine:
-    """The async pool an API process reads through."""
+def api_engine(settings: Settings, *, read_only: bool = False) -> AsyncEngine:
+    """The async pool an API process uses.
+
+    A `read_only` one runs each statement on its own (autocommit: no BEGIN or ROLLBACK
+    round trips around a request's reads) and never opens connections beyond its size:
+    reads hold one only while a query runs, so a burst is better queued than served by
+    connections that are opened and closed again, each a new server process with cold
+    caches.
+    """
     return create_async_engine(
         settings.sqlalchemy_url,
         pool_size=settings.db_pool_size,
-        max_overflow=settings.db_pool_size,
+        max_overflow=0 if read_only else settings.db_pool_size,
         pool_timeout=POOL_TIMEOUT_SECONDS,
+        isolation_level="AUTOCOMMIT" if read_only else "READ COMMITTED",
     )
 
 

@@ -10,6 +10,7 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 from uuid import UUID, uuid4
 
+import psycopg
 import pytest
 from asgi_lifespan import LifespanManager
 from httpx import ASGITransport, AsyncClient, Response
@@ -56,6 +57,20 @@ async def read_client(read_settings: Settings) -> AsyncIterator[AsyncClient]:
         AsyncClient(transport=ASGITransport(app=manager.app), base_url="http://test") as client,
     ):
         yield client
+
+
+async def raise_watermark(settings: Settings, position: int, *, notify: bool) -> None:
+    """Move the events watermark to `position`, telling the read API's watcher if `notify`."""
+    async with await psycopg.AsyncConnection.connect(settings.database_url) as conn:
+        await conn.execute(
+            "INSERT INTO read_model.watermarks (projection, position) VALUES ('events', %s)"
+            " ON CONFLICT (projection) DO UPDATE SET position = EXCLUDED.position",
+            (position,),
+        )
+        if notify:
+            await conn.execute(
+                "SELECT pg_notify('eventboard_watermark', %s)", (f"events:{position}",)
+            )
 
 
 @pytest.fixture

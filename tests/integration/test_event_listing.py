@@ -8,7 +8,10 @@ from uuid import UUID, uuid4
 
 import pytest
 from httpx import AsyncClient
+from sqlalchemy import Engine
 
+from query_api import views
+from query_api.event_filters import EventFilters
 from shared.domain.user import user_id_for
 from tests.integration.conftest import NOW, AddEvent
 
@@ -260,3 +263,26 @@ async def test_an_unknown_ordering_field_is_a_validation_error(
     read_client: AsyncClient, ordering: str
 ) -> None:
     assert await refused(read_client, ordering=ordering) == ["ordering"]
+
+
+@pytest.mark.parametrize(
+    "params",
+    [
+        {"avg_rating__gte": "3", "avg_rating__lte": "4.5"},
+        {"min_organizer_rating": "4"},
+        {"min_free_seats": "2", "free_seats": "true"},
+        {"start_after": "2030-01-01T00:00:00Z", "start_before": "2030-02-01T00:00:00Z"},
+    ],
+)
+def test_filter_values_reach_the_database_as_the_column_types_so_indexes_serve_them(
+    engine: Engine, params: dict[str, str]
+) -> None:
+    # A value sent as another type (a float against `numeric`) makes PostgreSQL cast the
+    # column instead, and no index on it can serve the filter.
+    query = views.count_query(EventFilters.model_validate(params).conditions())
+    compiled = query.compile(dialect=engine.dialect)
+
+    with engine.connect() as conn:
+        plan = conn.exec_driver_sql(f"EXPLAIN {compiled}", compiled.params).scalars().all()
+
+    assert not [line for line in plan if "double precision" in line]

@@ -23,31 +23,14 @@ from shared.domain.event import Event
 from shared.domain.tag import Tag
 from shared.identity import Caller
 from shared.infra.database import event_store_env
-from shared.integration import to_integration_event
 from shared.read_model.schema import bookings, tags
 from shared.settings import Settings
+from tests.envelopes import Outbox
 
 pytestmark = pytest.mark.integration
 
 START = datetime.now(UTC).replace(microsecond=0) + timedelta(days=2)
 ANNA, BORIS = (uuid4(), "anna"), (uuid4(), "boris")
-
-
-class Positions:
-    """Hands out global positions, as the event store would."""
-
-    def __init__(self) -> None:
-        self.last = 0
-
-    def messages(self, *aggregates: Event | Tag) -> list[Envelope]:
-        envelopes = []
-        for aggregate in aggregates:
-            for domain_event in aggregate.collect_events():
-                integration_event = to_integration_event(domain_event)
-                assert integration_event is not None
-                self.last += 1
-                envelopes.append(Envelope.of(integration_event.to_message(self.last)))
-        return envelopes
 
 
 def scheduled(
@@ -92,13 +75,13 @@ async def table_rows(engine: AsyncEngine, query: Any) -> list[tuple[Any, ...]]:
 async def test_the_detail_tells_the_caller_whether_they_booked_and_how_they_rated(
     read_client: AsyncClient, read_settings: Settings, read_engine: AsyncEngine
 ) -> None:
-    positions = Positions()
+    outbox = Outbox()
     event = scheduled(["джаз"])
     event.book(user_id=ANNA[0], username=ANNA[1], now=START - timedelta(days=1))
     event.book(user_id=BORIS[0], username=BORIS[1], now=START - timedelta(days=1))
     event.rate(user_id=ANNA[0], score=2, now=START + timedelta(hours=3))
     event.rate(user_id=ANNA[0], score=5, now=START + timedelta(hours=4))
-    await project(read_engine, positions.messages(event))
+    await project(read_engine, outbox.messages(event))
     path = f"/api/events/{event.id}/"
 
     anna = (await read_client.get(path, headers=bearer(read_settings, ANNA))).json()
@@ -116,18 +99,18 @@ async def test_the_detail_tells_the_caller_whether_they_booked_and_how_they_rate
 async def test_a_cancelled_booking_is_gone_and_booking_again_brings_it_back(
     read_client: AsyncClient, read_settings: Settings, read_engine: AsyncEngine
 ) -> None:
-    positions = Positions()
+    outbox = Outbox()
     event = scheduled([])
     first = event.book(user_id=ANNA[0], username=ANNA[1], now=START - timedelta(days=2))
-    await project(read_engine, positions.messages(event))
+    await project(read_engine, outbox.messages(event))
     event.cancel_booking(user_id=ANNA[0], now=START - timedelta(days=2))
-    cancelled = positions.messages(event)
+    cancelled = outbox.messages(event)
     await project(read_engine, cancelled)
     detail = await read_client.get(f"/api/events/{event.id}/", headers=bearer(read_settings, ANNA))
     assert detail.json()["is_booked"] is False
 
     again = event.book(user_id=ANNA[0], username=ANNA[1], now=START - timedelta(days=1))
-    await project(read_engine, positions.messages(event))
+    await project(read_engine, outbox.messages(event))
     # A redelivered cancellation is older than the row: it must not undo the new booking.
     await project(read_engine, cancelled)
 
@@ -140,7 +123,7 @@ async def test_a_cancelled_booking_is_gone_and_booking_again_brings_it_back(
 async def test_my_upcoming_events_lists_active_bookings_of_future_upcoming_events_soonest_first(
     read_client: AsyncClient, read_settings: Settings, read_engine: AsyncEngine
 ) -> None:
-    positions = Positions()
+    outbox = Outbox()
     later, sooner, left, cancelled = (
         scheduled([], start=START + timedelta(days=d)) for d in (5, 1, 2, 3)
     )
@@ -158,7 +141,7 @@ async def test_my_upcoming_events_lists_active_bookings_of_future_upcoming_event
     )
     not_mine = scheduled([])
     not_mine.book(user_id=BORIS[0], username=BORIS[1], now=booked_at)
-    await project(read_engine, positions.messages(later, sooner, left, cancelled, not_mine))
+    await project(read_engine, outbox.messages(later, sooner, left, cancelled, not_mine))
 
     response = await read_client.get(
         "/api/events/my_upcoming_events/", headers=bearer(read_settings, ANNA)
@@ -173,10 +156,10 @@ async def test_my_upcoming_events_lists_active_bookings_of_future_upcoming_event
 async def test_tags_count_the_events_that_carry_them_most_used_first(
     read_client: AsyncClient, read_engine: AsyncEngine
 ) -> None:
-    positions = Positions()
+    outbox = Outbox()
     jazz, rock, unused = (Tag.create(name=n, now=START) for n in ("Джаз", "Рок", "Опера"))
     first, second, third = scheduled(["Джаз"]), scheduled(["Джаз", "Рок"]), scheduled(["Рок"])
-    creations = positions.messages(jazz, rock, unused, first, second, third)
+    creations = outbox.messages(jazz, rock, unused, first, second, third)
     # Tags and events arrive on different partitions, so in any order.
     await project(read_engine, creations[::-1])
     third.update(
@@ -192,7 +175,7 @@ async def test_tags_count_the_events_that_carry_them_most_used_first(
         now=START - timedelta(days=2),
         edit_window_seconds=0,
     )
-    changes = positions.messages(third, first)
+    changes = outbox.messages(third, first)
     await project(read_engine, changes)
     await project(read_engine, creations + changes)
 
@@ -251,12 +234,12 @@ async def test_a_replay_rebuilds_bookings_ratings_and_tags_from_the_event_store(
 async def test_the_counters_follow_status_changes_deletions_and_ratings(
     read_client: AsyncClient, read_engine: AsyncEngine
 ) -> None:
-    positions = Positions()
+    outbox = Outbox()
     organizer_id = uuid4()
     kept, cancelled, deleted = (scheduled([], organizer_id=organizer_id) for _ in range(3))
     kept.book(user_id=ANNA[0], username=ANNA[1], now=START - timedelta(days=1))
     deleted.book(user_id=ANNA[0], username=ANNA[1], now=START - timedelta(days=1))
-    await project(read_engine, positions.messages(kept, cancelled, deleted))
+    await project(read_engine, outbox.messages(kept, cancelled, deleted))
     cancelled.update(
         changes={},
         status="cancelled",
@@ -267,7 +250,7 @@ async def test_the_counters_follow_status_changes_deletions_and_ratings(
     )
     kept.rate(user_id=ANNA[0], score=4, now=START + timedelta(hours=3))
     deleted.rate(user_id=ANNA[0], score=1, now=START + timedelta(hours=3))
-    await project(read_engine, positions.messages(kept, cancelled, deleted))
+    await project(read_engine, outbox.messages(kept, cancelled, deleted))
     before_deletion = await listed_ids(read_client, min_organizer_rating=3)
     deleted.delete(
         by_user_id=deleted.organizer_id,
@@ -275,7 +258,7 @@ async def test_the_counters_follow_status_changes_deletions_and_ratings(
         now=START + timedelta(hours=4),
         edit_window_seconds=0,
     )
-    await project(read_engine, positions.messages(deleted))
+    await project(read_engine, outbox.messages(deleted))
 
     everything = (await read_client.get("/api/events/")).json()
 

@@ -3,10 +3,10 @@
 from __future__ import annotations
 
 import asyncio
+from collections.abc import AsyncIterator
 from datetime import timedelta
 from uuid import uuid4
 
-import psycopg
 import pytest
 from asgi_lifespan import LifespanManager
 from httpx import ASGITransport, AsyncClient
@@ -15,22 +15,9 @@ from query_api.app import create_app
 from shared.auth.tokens import issue_access_token
 from shared.infra.embedded import free_port
 from shared.settings import Settings
-from tests.integration.conftest import NOW, ORGANIZER_ID, AddEvent
+from tests.integration.conftest import NOW, ORGANIZER_ID, AddEvent, raise_watermark
 
 pytestmark = pytest.mark.integration
-
-
-async def raise_watermark(settings: Settings, position: int, *, notify: bool) -> None:
-    async with await psycopg.AsyncConnection.connect(settings.database_url) as conn:
-        await conn.execute(
-            "INSERT INTO read_model.watermarks (projection, position) VALUES ('events', %s)"
-            " ON CONFLICT (projection) DO UPDATE SET position = EXCLUDED.position",
-            (position,),
-        )
-        if notify:
-            await conn.execute(
-                "SELECT pg_notify('eventboard_watermark', %s)", (f"events:{position}",)
-            )
 
 
 async def test_an_empty_list_is_an_empty_first_page(read_client: AsyncClient) -> None:
@@ -229,3 +216,80 @@ async def test_a_database_that_cannot_be_reached_is_service_unavailable(
 
     assert response.status_code == 503
     assert response.json()["code"] == "service_unavailable"
+
+
+@pytest.fixture
+async def caching_client(read_settings: Settings) -> AsyncIterator[AsyncClient]:
+    app = create_app(read_settings.model_copy(update={"listing_cache_seconds": 60.0}))
+    async with (
+        LifespanManager(app) as manager,
+        AsyncClient(transport=ASGITransport(app=manager.app), base_url="http://test") as client,
+    ):
+        yield client
+
+
+def signed_in(settings: Settings) -> dict[str, str]:
+    return {"Authorization": f"Bearer {issue_access_token(settings, uuid4(), 'bob', False)}"}
+
+
+async def test_a_listing_reuses_its_count_until_a_read_asks_for_a_later_position(
+    caching_client: AsyncClient, read_settings: Settings, add_event: AddEvent
+) -> None:
+    # Signed in, so the whole page is built each time: only its count is kept.
+    caller = signed_in(read_settings)
+    in_kazan = {"location": "казань"}
+    await raise_watermark(read_settings, 3, notify=True)
+    add_event(location="Казань")
+    before = await caching_client.get("/api/events/", params=in_kazan, headers=caller)
+    add_event(location="Казань")
+    await raise_watermark(read_settings, 4, notify=True)
+
+    kept = await caching_client.get("/api/events/", params=in_kazan, headers=caller)
+    other_filter = await caching_client.get("/api/events/", headers=caller)
+    asked = await caching_client.get(
+        "/api/events/", params=in_kazan, headers={**caller, "X-Min-Position": "4"}
+    )
+
+    assert before.json()["count"] == kept.json()["count"] == 1
+    assert len(kept.json()["results"]) == 2
+    assert other_filter.json()["count"] == 2
+    assert asked.json()["count"] == 2
+
+
+async def test_an_anonymous_page_is_sent_again_until_a_read_asks_for_a_later_position(
+    caching_client: AsyncClient, read_settings: Settings, add_event: AddEvent
+) -> None:
+    await raise_watermark(read_settings, 3, notify=True)
+    add_event(title="Первое")
+    before = await caching_client.get("/api/events/")
+    add_event(title="Второе")
+    await raise_watermark(read_settings, 4, notify=True)
+
+    kept = await caching_client.get("/api/events/")
+    other_page = await caching_client.get("/api/events/", params={"page_size": 5})
+    asked = await caching_client.get("/api/events/", headers={"X-Min-Position": "4"})
+    after_asked = await caching_client.get("/api/events/")
+
+    assert kept.status_code == 200
+    assert kept.content == before.content
+    assert kept.headers["content-type"] == before.headers["content-type"]
+    # Built afresh (its count, of the same filters, is the kept one).
+    assert len(other_page.json()["results"]) == 2
+    assert asked.json()["count"] == 2
+    assert after_asked.content == asked.content
+
+
+async def test_a_signed_in_or_malformed_read_is_never_answered_from_the_page_cache(
+    caching_client: AsyncClient, read_settings: Settings, add_event: AddEvent
+) -> None:
+    add_event()
+    await caching_client.get("/api/events/")
+    add_event()
+
+    signed = await caching_client.get("/api/events/", headers=signed_in(read_settings))
+    bad_token = await caching_client.get("/api/events/", headers={"Authorization": "Bearer x"})
+    bad_position = await caching_client.get("/api/events/", headers={"X-Min-Position": "-1"})
+
+    assert len(signed.json()["results"]) == 2
+    assert bad_token.status_code == 401
+    assert bad_position.status_code == 400

@@ -1,0 +1,140 @@
+"""Anonymous pages of the public listings, answered from memory for a moment.
+
+The board's front page and its city and tag pages are asked for over and over by people
+who are not logged in, and the answer is the same for all of them. Such a page is kept
+for `listing_cache_seconds` and sent again without routing, dependencies or queries;
+while one request builds a page, the others asking for it wait for that one instead of
+all querying at once when it expires. Like the count it is never older than a request's
+`X-Min-Position` (the page remembers the watermark it reflects, and a request asking for
+more builds it again). A request
+with a token is never answered from here: it may be the caller's own write they expect
+to see, and a bad token must still get its 401.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from collections import OrderedDict
+from collections.abc import Collection
+from dataclasses import dataclass, field
+
+from starlette.datastructures import Headers
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
+
+from query_api.deps import MIN_POSITION_HEADER
+from query_api.watermarks import EVENTS_PROJECTION, WatermarkWatcher
+
+# What the kept pages may hold in all (bodies, bytes); the least recently used go first.
+# Bounded by size, not number: a hundred-item page weighs as much as a hundred small ones.
+MAX_KEPT_BYTES = 16 * 1024 * 1024
+# Scheme, host, path and query string: what a page, links included, depends on.
+_Key = tuple[str, str, str, bytes]
+
+
+@dataclass
+class _Page:
+    position: int
+    taken_at: float
+    messages: list[Message] = field(default_factory=list)
+    built: asyncio.Event = field(default_factory=asyncio.Event)
+
+    @property
+    def size(self) -> int:
+        return sum(len(message.get("body", b"")) for message in self.messages)
+
+    @property
+    def complete(self) -> bool:
+        """A whole 200 answer: one to keep and to send again."""
+        return (
+            bool(self.messages)
+            and self.messages[0].get("status") == 200
+            and self.messages[-1]["type"] == "http.response.body"
+            and not self.messages[-1].get("more_body", False)
+        )
+
+
+class PageCache:
+    def __init__(self, app: ASGIApp, *, paths: Collection[str], seconds: float) -> None:
+        self._app = app
+        self._paths = frozenset(paths)
+        self._seconds = seconds
+        self._kept: OrderedDict[_Key, _Page] = OrderedDict()
+        self._kept_bytes = 0
+        self._building: dict[_Key, _Page] = {}
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        asked = self._asked_position(scope)
+        if asked is None:
+            await self._app(scope, receive, send)
+            return
+        headers = Headers(scope=scope)
+        # The page's links carry the host and scheme it was asked by.
+        key: _Key = (scope["scheme"], headers.get("host", ""), scope["path"], scope["query_string"])
+        kept = self._kept.get(key)
+        if kept is not None and self._usable(kept, asked):
+            self._kept.move_to_end(key)
+            await self._send_again(kept, send)
+            return
+        building = self._building.get(key)
+        if building is not None and building.position >= asked:
+            await building.built.wait()
+            if building.complete:
+                await self._send_again(building, send)
+                return
+        await self._build(key, asked, scope, receive, send)
+
+    async def _build(
+        self, key: _Key, asked: int, scope: Scope, receive: Receive, send: Send
+    ) -> None:
+        watermarks: WatermarkWatcher = scope["app"].state.watermarks
+        # The app waits for `asked` before it reads, so the page reflects at least both.
+        page = _Page(max(watermarks.position(EVENTS_PROJECTION), asked), time.monotonic())
+        self._building[key] = page
+
+        async def keeping(message: Message) -> None:
+            page.messages.append(message)
+            await send(message)
+
+        try:
+            await self._app(scope, receive, keeping)
+        finally:
+            page.built.set()
+            if self._building.get(key) is page:
+                del self._building[key]
+        if page.complete:
+            self._keep(key, page)
+
+    def _keep(self, key: _Key, page: _Page) -> None:
+        replaced = self._kept.pop(key, None)
+        if replaced is not None:
+            self._kept_bytes -= replaced.size
+        self._kept[key] = page
+        self._kept_bytes += page.size
+        while self._kept_bytes > MAX_KEPT_BYTES and len(self._kept) > 1:
+            _, dropped = self._kept.popitem(last=False)
+            self._kept_bytes -= dropped.size
+
+    @staticmethod
+    async def _send_again(page: _Page, send: Send) -> None:
+        for message in page.messages:
+            await send(message)
+
+    def _asked_position(self, scope: Scope) -> int | None:
+        """The position an anonymous GET of a cached path asks for; None for any other."""
+        if (
+            self._seconds <= 0
+            or scope["type"] != "http"
+            or scope["method"] != "GET"
+            or scope["path"] not in self._paths
+        ):
+            return None
+        headers = Headers(scope=scope)
+        if "authorization" in headers:
+            return None
+        asked = headers.get(MIN_POSITION_HEADER, "0")
+        # Anything else is the app's to refuse with a 400.
+        return int(asked) if asked.isdigit() else None
+
+    def _usable(self, page: _Page, asked: int) -> bool:
+        return time.monotonic() - page.taken_at < self._seconds and page.position >= asked

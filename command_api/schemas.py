@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
+from datetime import datetime
 from functools import cache
 from typing import Annotated, Any, Literal
 from uuid import UUID
@@ -20,7 +20,8 @@ from pydantic import (
 )
 
 from shared.domain.event import MAX_SCORE, MIN_SCORE
-from shared.http.events import Status, UtcDatetime
+from shared.http.events import Status, UtcDatetime, in_utc
+from shared.http.validation import RequestModel
 
 DEFAULT_TIMEZONE = "Europe/Moscow"
 DEFAULT_SEATS = 100
@@ -43,13 +44,6 @@ def _iso_text(value: Any) -> Any:
     if not isinstance(value, str | datetime):
         raise ValueError("Укажите дату и время в формате ISO 8601 со смещением.")
     return value
-
-
-def _in_utc(moment: datetime) -> datetime:
-    try:
-        return moment.astimezone(UTC)
-    except OverflowError:
-        raise ValueError("Дата вне допустимого диапазона.") from None
 
 
 def _without_commas(name: str) -> str:
@@ -76,13 +70,13 @@ Title = Annotated[str, _text(255)]
 Description = Annotated[str, _text(10_000)]
 Location = Annotated[str, _text(255)]
 TimezoneName = Annotated[str, AfterValidator(_known_timezone)]
-StartTime = Annotated[AwareDatetime, BeforeValidator(_iso_text), AfterValidator(_in_utc)]
+StartTime = Annotated[AwareDatetime, BeforeValidator(_iso_text), AfterValidator(in_utc)]
 Seats = Annotated[int, Field(strict=True, ge=1, le=100_000)]
 TagName = Annotated[str, _text(50), AfterValidator(_without_commas)]
 Tags = Annotated[list[TagName], Field(max_length=MAX_TAGS), AfterValidator(_first_spelling_of_each)]
 
 
-class EventCreate(BaseModel):
+class EventCreate(RequestModel):
     """A new event; a `status` or `organizer` in the body is ignored."""
 
     model_config = ConfigDict(extra="ignore")
@@ -96,7 +90,7 @@ class EventCreate(BaseModel):
     tags: Tags = Field(default_factory=list)
 
 
-class EventChange(BaseModel):
+class EventChange(RequestModel):
     """A partial change: only the fields present in the body are changed."""
 
     model_config = ConfigDict(extra="ignore")
@@ -122,11 +116,11 @@ class EventChange(BaseModel):
         return self.model_dump(exclude_unset=True, exclude={"status"})
 
 
-class ScoreIn(BaseModel):
+class ScoreIn(RequestModel):
     score: Annotated[int, Field(strict=True, ge=MIN_SCORE, le=MAX_SCORE)]
 
 
-class TagCreate(BaseModel):
+class TagCreate(RequestModel):
     name: TagName
 
 

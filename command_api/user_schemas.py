@@ -16,6 +16,7 @@ from pydantic import BaseModel, ValidationInfo, field_validator
 from shared.auth.passwords import check_password_strength
 from shared.domain.errors import InvalidField
 from shared.domain.user import check_email, check_username
+from shared.http.validation import RequestModel
 
 
 @contextmanager
@@ -27,7 +28,7 @@ def _field_rule() -> Iterator[None]:
         raise ValueError(refused.detail) from None
 
 
-class Registration(BaseModel):
+class Registration(RequestModel):
     username: str
     email: str = ""
     password: str
@@ -66,7 +67,7 @@ class RegisteredUser(BaseModel):
     email: str
 
 
-class Credentials(BaseModel):
+class Credentials(RequestModel):
     username: str
     password: str
 
@@ -85,7 +86,7 @@ class TokenPairOut(BaseModel):
     access_token: str | None = None
 
 
-class RefreshRequest(BaseModel):
+class RefreshRequest(RequestModel):
     refresh: str
 
 

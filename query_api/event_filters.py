@@ -16,7 +16,6 @@ from uuid import UUID
 from pydantic import (
     AfterValidator,
     AwareDatetime,
-    BaseModel,
     BeforeValidator,
     ConfigDict,
     Field,
@@ -27,10 +26,13 @@ from sqlalchemy.dialects.postgresql import REGCONFIG
 
 from shared.domain.user import user_id_for
 from shared.http.events import Status, in_utc
+from shared.http.validation import RequestModel
 from shared.read_model.schema import events, organizer_ratings
 from shared.read_model.text import TAG_SEPARATOR, fold_text
 
 SEARCH_CONFIGS = ("russian", "english")
+# The largest value of the `integer` columns a number is compared with.
+MAX_INTEGER = 2**31 - 1
 _c = events.c
 # A `+` in a query string arrives as a space: `…T10:00:00 03:00` means `…T10:00:00+03:00`.
 _SPACE_FOR_PLUS = re.compile(r"^(\S+) (\d{2}(?::?\d{2})?)$")
@@ -57,7 +59,7 @@ QueryDatetime = Annotated[AwareDatetime, BeforeValidator(_plus_from_space), Afte
 Rating = Annotated[Decimal, Field(ge=0, le=5, allow_inf_nan=False)]
 
 
-class EventFilters(BaseModel):
+class EventFilters(RequestModel):
     """The filters of the listing; each one left out places no condition."""
 
     model_config = ConfigDict(extra="ignore")
@@ -74,7 +76,9 @@ class EventFilters(BaseModel):
         None, description="Теги через запятую: все должны быть у мероприятия"
     )
     free_seats: bool | None = Field(None, description="true — есть места, false — мест нет")
-    min_free_seats: int | None = Field(None, ge=0, description="Не меньше N свободных мест")
+    min_free_seats: int | None = Field(
+        None, ge=0, le=MAX_INTEGER, description="Не меньше N свободных мест"
+    )
     avg_rating__gte: Rating | None = Field(None, description="Средняя оценка не ниже")
     avg_rating__lte: Rating | None = Field(None, description="Средняя оценка не выше")
     organizer: Text | None = Field(None, description="Имя или id организатора")
@@ -116,6 +120,9 @@ def search_query(text: str) -> ColumnElement[Any]:
 
 def _on_day(day: date) -> ColumnElement[bool]:
     start = datetime.combine(day, time(), UTC)
+    if day == date.max:
+        # The last day there is: no next day to stop before.
+        return _c.start_time >= start
     return and_(_c.start_time >= start, _c.start_time < start + timedelta(days=1))
 
 

@@ -17,7 +17,12 @@ Status = Literal["upcoming", "cancelled", "finished"]
 
 
 def in_utc(moment: datetime) -> datetime:
-    return moment.astimezone(UTC)
+    """The moment in UTC; one that UTC cannot show (past year 9999 or before year 1) is
+    refused as a validation error."""
+    try:
+        return moment.astimezone(UTC)
+    except OverflowError:
+        raise ValueError("Дата вне допустимого диапазона.") from None
 
 
 # Rendered as `2026-12-01T18:00:00Z`.

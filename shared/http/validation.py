@@ -5,6 +5,8 @@ from __future__ import annotations
 from collections.abc import Iterable, Mapping
 from typing import Any
 
+from pydantic import BaseModel, field_validator
+
 # Errors about the request as a whole (unreadable JSON, not an object) go under this key.
 NON_FIELD_ERRORS = "non_field_errors"
 _SOURCES = frozenset({"body", "query", "path", "header", "cookie"})
@@ -78,3 +80,27 @@ def _message_of(error: Mapping[str, Any]) -> str:
         return template.format(**{k: str(v) for k, v in context.items()})
     except KeyError:
         return str(error.get("msg", "Некорректное значение."))
+
+
+def _holds_nul(value: Any) -> bool:
+    if isinstance(value, str):
+        return "\x00" in value
+    if isinstance(value, list | tuple | set | frozenset):
+        return any(_holds_nul(item) for item in value)
+    return False
+
+
+class RequestModel(BaseModel):
+    """What a client sends: its text may hold any character but NUL.
+
+    PostgreSQL cannot store a NUL in text, so a value holding one would fail in the
+    database (a 500 on a read) or, worse, be accepted into the event store and then fail
+    to project; it is refused here, as a validation error of its field.
+    """
+
+    @field_validator("*", mode="after")
+    @classmethod
+    def _no_nul(cls, value: Any) -> Any:
+        if _holds_nul(value):
+            raise ValueError("Текст не может содержать символ NUL.")
+        return value

@@ -265,6 +265,30 @@ async def test_a_start_time_without_an_offset_is_a_validation_error(
     assert isinstance(error["detail"], str)
 
 
+@pytest.mark.parametrize(
+    ("field", "value"),
+    [
+        ("title", "Кон\x00церт"),
+        ("description", "\x00"),
+        ("location", "Москва\x00"),
+        ("tags", ["джаз", "ро\x00к"]),
+        ("start_time", "9999-12-31T23:00:00-14:00"),
+    ],
+)
+async def test_a_value_the_database_cannot_hold_is_a_validation_error_of_its_field(
+    client: AsyncClient, app_settings: Settings, clock: ManualClock, field: str, value: Any
+) -> None:
+    # PostgreSQL stores no NUL in text and no year past 9999: accepted, such an event
+    # could never reach the read model.
+    body = new_event(clock, **{field: value})
+
+    response = await client.post("/api/events/", json=body, headers=bearer(app_settings, ORGANIZER))
+
+    assert response.status_code == 400, response.text
+    assert list(response.json()["errors"]) == [field]
+    assert "X-Event-Position" not in response.headers
+
+
 async def test_malformed_json_is_a_validation_error(
     client: AsyncClient, app_settings: Settings
 ) -> None:

@@ -266,6 +266,35 @@ async def test_an_unknown_ordering_field_is_a_validation_error(
 
 
 @pytest.mark.parametrize(
+    ("field", "value"),
+    [
+        ("location", "Казань\x00"),
+        ("search", "\x00"),
+        ("tag", "дж\x00"),
+        ("tags", "джаз,\x00"),
+        ("organizer", "ann\x00"),
+        ("min_free_seats", str(2**31)),
+        ("start_after", "0001-01-01T00:00:00+14:00"),
+        ("start_before", "9999-12-31T23:00:00-14:00"),
+    ],
+)
+async def test_a_value_the_database_cannot_compare_with_is_a_validation_error(
+    read_client: AsyncClient, add_event: AddEvent, field: str, value: str
+) -> None:
+    add_event()
+
+    assert await refused(read_client, **{field: value}) == [field]
+
+
+async def test_the_last_day_of_the_calendar_is_a_day_like_any_other(
+    read_client: AsyncClient, add_event: AddEvent
+) -> None:
+    add_event()
+
+    assert await listed(read_client, start_time="9999-12-31") == []
+
+
+@pytest.mark.parametrize(
     "params",
     [
         {"avg_rating__gte": "3", "avg_rating__lte": "4.5"},

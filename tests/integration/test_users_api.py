@@ -128,6 +128,18 @@ async def test_every_bad_field_of_a_registration_is_reported_at_once(board_api: 
     assert set(response.json()["errors"]) == {"username", "email", "password"}
 
 
+@pytest.mark.parametrize("path", ["/api/users/register/", "/api/users/login/"])
+async def test_a_name_or_password_with_a_nul_is_a_validation_error(
+    board_api: BoardApi, path: str
+) -> None:
+    account = {"username": "nul\x00user", "password": "pass\x00word-long"}
+
+    response = await board_api.http.post(path, json=account)
+
+    assert response.status_code == 400, response.text
+    assert set(response.json()["errors"]) == {"username", "password"}
+
+
 async def test_a_wrong_password_and_an_unknown_user_get_the_same_401(board_api: BoardApi) -> None:
     await board_api.register("harry")
 

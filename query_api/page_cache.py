@@ -133,8 +133,9 @@ class PageCache:
         if "authorization" in headers:
             return None
         asked = headers.get(MIN_POSITION_HEADER, "0")
-        # Anything else is the app's to refuse with a 400.
-        return int(asked) if asked.isdigit() else None
+        # Anything but ASCII digits is the app's to refuse with a 400 (a header is read as
+        # Latin-1, whose "²" is a digit to `isdigit` and not a number to `int`).
+        return int(asked) if asked.isascii() and asked.isdigit() else None
 
     def _usable(self, page: _Page, asked: int) -> bool:
         return time.monotonic() - page.taken_at < self._seconds and page.position >= asked

@@ -94,6 +94,13 @@ async def test_a_signed_in_read_always_reaches_the_app() -> None:
     assert await get(cache, app, (b"authorization", b"Bearer t")) == (200, b"2")
 
 
+async def test_a_position_that_is_not_plain_digits_is_left_to_the_app() -> None:
+    app = Listing(400)
+    cache = PageCache(app, paths={"/api/events/"}, seconds=60)
+
+    assert await get(cache, app, (b"x-min-position", b"\xb2")) == (400, b"1")
+
+
 async def test_requests_for_a_page_being_built_wait_for_it_instead_of_building_it_too() -> None:
     app = Listing(200, 200, delay=0.05)
     cache = PageCache(app, paths={"/api/events/"}, seconds=60)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from collections.abc import Iterable, Mapping
 from typing import Any
 
@@ -82,25 +83,30 @@ def _message_of(error: Mapping[str, Any]) -> str:
         return str(error.get("msg", "Некорректное значение."))
 
 
-def _holds_nul(value: Any) -> bool:
+# NUL, which PostgreSQL cannot store in text, and the halves of UTF-16 surrogate pairs
+# (JSON may spell one alone, "\ud800"), which no UTF-8 text can hold.
+_UNSTORABLE = re.compile("[\x00\ud800-\udfff]")
+
+
+def _holds_unstorable(value: Any) -> bool:
     if isinstance(value, str):
-        return "\x00" in value
+        return _UNSTORABLE.search(value) is not None
     if isinstance(value, list | tuple | set | frozenset):
-        return any(_holds_nul(item) for item in value)
+        return any(_holds_unstorable(item) for item in value)
     return False
 
 
 class RequestModel(BaseModel):
-    """What a client sends: its text may hold any character but NUL.
+    """What a client sends: its text may hold any character that text can be stored with.
 
-    PostgreSQL cannot store a NUL in text, so a value holding one would fail in the
-    database (a 500 on a read) or, worse, be accepted into the event store and then fail
-    to project; it is refused here, as a validation error of its field.
+    A NUL or a lone surrogate would fail wherever the text is stored or encoded (a 500 on
+    a read, a login or a registration) or, worse, be accepted into the event store and
+    then fail to project; it is refused here, as a validation error of its field.
     """
 
     @field_validator("*", mode="after")
     @classmethod
-    def _no_nul(cls, value: Any) -> Any:
-        if _holds_nul(value):
-            raise ValueError("Текст не может содержать символ NUL.")
+    def _storable_text(cls, value: Any) -> Any:
+        if _holds_unstorable(value):
+            raise ValueError("Текст содержит недопустимый символ (NUL или одиночный суррогат).")
         return value

@@ -128,16 +128,38 @@ async def test_every_bad_field_of_a_registration_is_reported_at_once(board_api: 
     assert set(response.json()["errors"]) == {"username", "email", "password"}
 
 
-@pytest.mark.parametrize("path", ["/api/users/register/", "/api/users/login/"])
-async def test_a_name_or_password_with_a_nul_is_a_validation_error(
-    board_api: BoardApi, path: str
+@pytest.mark.parametrize(
+    ("path", "body", "fields"),
+    [
+        (
+            "/api/users/register/",
+            r'{"username": "nul\u0000user", "password": "pass\u0000word-long"}',
+            {"username", "password"},
+        ),
+        (
+            "/api/users/register/",
+            r'{"username": "sam", "email": "\ud800@example.com", "password": "long-enough"}',
+            {"email"},
+        ),
+        (
+            "/api/users/login/",
+            r'{"username": "nul\u0000user", "password": "pass\u0000word"}',
+            {"username", "password"},
+        ),
+        ("/api/users/token/refresh/", r'{"refresh": "\udfff"}', {"refresh"}),
+    ],
+    ids=["nul-registration", "surrogate-email", "login", "refresh"],
+)
+async def test_text_no_database_or_encoding_can_hold_is_a_validation_error(
+    board_api: BoardApi, path: str, body: str, fields: set[str]
 ) -> None:
-    account = {"username": "nul\x00user", "password": "pass\x00word-long"}
-
-    response = await board_api.http.post(path, json=account)
+    # Sent as JSON text: a lone surrogate cannot be encoded by the client either.
+    response = await board_api.http.post(
+        path, content=body.encode(), headers={"Content-Type": "application/json"}
+    )
 
     assert response.status_code == 400, response.text
-    assert set(response.json()["errors"]) == {"username", "password"}
+    assert set(response.json()["errors"]) == fields
 
 
 async def test_a_wrong_password_and_an_unknown_user_get_the_same_401(board_api: BoardApi) -> None:

@@ -8,14 +8,14 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 from contextlib import contextmanager
-from typing import Literal
+from typing import Annotated, Literal
 from uuid import UUID
 
-from pydantic import BaseModel, ValidationInfo, field_validator
+from pydantic import BaseModel, StringConstraints, ValidationInfo, field_validator
 
-from shared.auth.passwords import check_password_strength
+from shared.auth.passwords import MAX_PASSWORD_LENGTH, check_password_strength
 from shared.domain.errors import InvalidField
-from shared.domain.user import check_email, check_username
+from shared.domain.user import USERNAME_LENGTH, check_email, check_username
 from shared.http.validation import RequestModel
 
 
@@ -68,8 +68,10 @@ class RegisteredUser(BaseModel):
 
 
 class Credentials(RequestModel):
-    username: str
-    password: str
+    # No stored user has a longer name or password: longer ones are refused before they
+    # reach the hasher or the failure counter's index (whose rows have a size limit).
+    username: Annotated[str, StringConstraints(max_length=USERNAME_LENGTH[1])]
+    password: Annotated[str, StringConstraints(max_length=MAX_PASSWORD_LENGTH)]
 
 
 class OAuth2Credentials(Credentials):

@@ -9,11 +9,16 @@ from shared.domain.errors import InvalidField
 from shared.settings import Settings
 
 MIN_PASSWORD_LENGTH = 8
+# Hashing reads the whole password: a bound keeps a megabyte of "password" from costing
+# every login attempt that much.
+MAX_PASSWORD_LENGTH = 1024
 
 
 def check_password_strength(password: str, username: str) -> None:
     if len(password) < MIN_PASSWORD_LENGTH:
         raise InvalidField("password", "Пароль должен содержать не меньше 8 символов.")
+    if len(password) > MAX_PASSWORD_LENGTH:
+        raise InvalidField("password", "Пароль должен содержать не больше 1024 символов.")
     if password.isdigit():
         raise InvalidField("password", "Пароль не может состоять только из цифр.")
     if password.casefold() == username.casefold():

@@ -162,6 +162,20 @@ async def test_text_no_database_or_encoding_can_hold_is_a_validation_error(
     assert set(response.json()["errors"]) == fields
 
 
+async def test_a_login_name_or_password_longer_than_any_accounts_is_a_validation_error(
+    board_api: BoardApi,
+) -> None:
+    # Before the bound, a name of 3 000 characters overflowed the failure counter's index.
+    long_name = await board_api.log_in("n" * 3000, "x")
+    long_password = await board_api.log_in("someone", "p" * 1025)
+    registered = await board_api.register("longpass", password="p1" * 513)
+
+    assert long_name.status_code == long_password.status_code == registered.status_code == 400
+    assert list(long_name.json()["errors"]) == ["username"]
+    assert list(long_password.json()["errors"]) == ["password"]
+    assert list(registered.json()["errors"]) == ["password"]
+
+
 async def test_a_wrong_password_and_an_unknown_user_get_the_same_401(board_api: BoardApi) -> None:
     await board_api.register("harry")
 

@@ -86,13 +86,6 @@ class LiveProjector:
             await self._park(envelopes[0], error)
 
     async def _park(self, envelope: Envelope, error: Exception) -> None:
-        logger.error(
-            "%s: parked position %d of %s: %s",
-            self.projection.name,
-            envelope.position,
-            envelope.aggregate_id,
-            error,
-        )
         async with self.engine.begin() as conn:
             await park(
                 conn, self.projection.name, [Parked(envelope, f"{type(error).__name__}: {error}")]

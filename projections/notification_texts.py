@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import UTC, datetime
 from typing import Any
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
@@ -34,12 +34,13 @@ class EventFacts:
 
 
 def local_time(moment: datetime, timezone: str) -> str:
-    """`01.12.2026 21:00` in `timezone` (in UTC should the name be unknown here)."""
+    """`01.12.2026 21:00` in `timezone`, or in UTC should the name be unknown here or the
+    local time lie past the calendar's end (the last hours of 9999 east of Greenwich):
+    a text that cannot be rendered would park the notification, and it would be lost."""
     try:
-        zone = ZoneInfo(timezone)
-    except (ZoneInfoNotFoundError, ValueError):
-        zone = ZoneInfo("UTC")
-    return moment.astimezone(zone).strftime(TIME_FORMAT)
+        return moment.astimezone(ZoneInfo(timezone)).strftime(TIME_FORMAT)
+    except (ZoneInfoNotFoundError, ValueError, OverflowError):
+        return moment.astimezone(UTC).strftime(TIME_FORMAT)
 
 
 def booked(event: EventFacts) -> str:

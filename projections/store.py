@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Collection, Iterable, Mapping
 from datetime import UTC, datetime
 from typing import Any, cast
@@ -26,6 +27,8 @@ from projections.folding import (
     fold,
 )
 from shared.read_model.schema import applied_positions, parked_messages
+
+logger = logging.getLogger(__name__)
 
 
 def written_columns(table: Table) -> list[Column[Any]]:
@@ -181,6 +184,16 @@ async def record_applied(conn: AsyncConnection, projection: str, positions: list
 
 
 async def park(conn: AsyncConnection, projection: str, parked: Iterable[Parked]) -> None:
+    """Set messages aside, and say so: each is work a reader will miss until ops act."""
+    parked = list(parked)
+    for p in parked:
+        logger.error(
+            "%s: parked position %d of %s: %s",
+            projection,
+            p.envelope.position,
+            p.envelope.aggregate_id,
+            p.error,
+        )
     now = datetime.now(UTC)
     batch = [
         {

@@ -4,6 +4,7 @@ the watermark and the replay."""
 from __future__ import annotations
 
 import asyncio
+import logging
 from collections.abc import AsyncIterator, Iterator
 from datetime import UTC, datetime, timedelta
 from typing import Any
@@ -240,16 +241,23 @@ async def test_a_gap_parks_the_message_and_its_aggregate_behind_it_while_others_
     assert "behind" in parked_now[later["position"]]
 
 
-async def test_a_message_its_handler_refuses_is_parked(engine: AsyncEngine) -> None:
+async def test_a_message_its_handler_refuses_is_parked_and_logged(
+    engine: AsyncEngine, caplog: pytest.LogCaptureFixture
+) -> None:
     story = Story(first_position=1)
     [scheduled] = story.messages()
     refused = {**story.update(minutes=1, title="x"), "data": {"changes": {"status": "finished"}}}
     projector = LiveProjector(engine, EVENTS)
 
-    await projector.handle([encode_message(scheduled), encode_message(refused)])
+    with caplog.at_level(logging.ERROR, logger="projections.store"):
+        await projector.handle([encode_message(scheduled), encode_message(refused)])
 
     assert "cannot change" in (await parked(engine))[refused["position"]]
     assert (await rows(engine))[story.id]["version"] == 1
+    assert [r.getMessage() for r in caplog.records if "cannot change" in r.getMessage()] == [
+        f"events: parked position {refused['position']} of {story.id}:"
+        " ValueError: fields that cannot change: ['status']"
+    ]
 
 
 async def test_a_message_the_database_refuses_is_parked_and_the_rest_of_its_batch_applied(

@@ -34,6 +34,14 @@ def test_an_unknown_timezone_falls_back_to_utc() -> None:
     assert "начало — 01.12.2026 18:00." in texts.booking_cancelled(nowhere)
 
 
+def test_a_local_time_past_the_calendars_end_falls_back_to_utc() -> None:
+    last_evening = EventFacts(
+        "Концерт", "Москва", datetime(9999, 12, 31, 23, tzinfo=UTC), "Europe/Moscow"
+    )
+
+    assert "начало — 31.12.9999 23:00." in texts.booked(last_evening)
+
+
 def test_a_change_shows_the_old_place_and_time_beside_the_new_ones() -> None:
     moved = EventFacts("Концерт", "Казань", datetime(2026, 12, 2, 16, 0, tzinfo=UTC), "UTC")
 

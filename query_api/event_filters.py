@@ -21,6 +21,7 @@ from pydantic import (
     Field,
     StringConstraints,
 )
+from pydantic_core import PydanticCustomError
 from sqlalchemy import ColumnElement, and_, func, literal, select
 from sqlalchemy.dialects.postgresql import REGCONFIG
 
@@ -36,6 +37,7 @@ MAX_INTEGER = 2**31 - 1
 _c = events.c
 # A `+` in a query string arrives as a space: `…T10:00:00 03:00` means `…T10:00:00+03:00`.
 _SPACE_FOR_PLUS = re.compile(r"^(\S+) (\d{2}(?::?\d{2})?)$")
+_ISO_DAY = re.compile(r"\d{4}-\d{2}-\d{2}")
 
 
 def _comma_list(value: Any) -> Any:
@@ -52,7 +54,15 @@ def _plus_from_space(value: Any) -> Any:
     return value
 
 
+def _iso_day(value: Any) -> Any:
+    # Pydantic would also read a number as seconds since 1970; the contract says YYYY-MM-DD.
+    if isinstance(value, str) and not _ISO_DAY.fullmatch(value.strip()):
+        raise PydanticCustomError("date_parsing", "not YYYY-MM-DD")
+    return value
+
+
 Text = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=255)]
+Day = Annotated[date, BeforeValidator(_iso_day)]
 QueryDatetime = Annotated[AwareDatetime, BeforeValidator(_plus_from_space), AfterValidator(in_utc)]
 # A decimal, so it reaches PostgreSQL as `numeric` like the column: a float would be sent
 # as `double precision`, the column cast to it, and its index left unused.
@@ -68,7 +78,7 @@ class EventFilters(RequestModel):
     status: Annotated[list[Status], BeforeValidator(_comma_list)] | None = Field(
         None, description="Статус или несколько через запятую"
     )
-    start_time: date | None = Field(None, description="День начала (UTC), ГГГГ-ММ-ДД")
+    start_time: Day | None = Field(None, description="День начала (UTC), ГГГГ-ММ-ДД")
     start_after: QueryDatetime | None = Field(None, description="Начало не раньше")
     start_before: QueryDatetime | None = Field(None, description="Начало не позже")
     tag: Text | None = Field(None, description="Часть названия тега, без учёта регистра")

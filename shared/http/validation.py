@@ -16,6 +16,7 @@ _DATETIME_FORMAT = (
     "Неправильный формат даты и времени. Используйте ISO 8601 со смещением,"
     " например 2026-12-01T18:00:00+03:00."
 )
+_DATE_FORMAT = "Неправильный формат даты. Используйте ГГГГ-ММ-ДД, например 2026-12-01."
 _INTEGER = "Требуется целое число."
 _MESSAGES: dict[str, str] = {
     "missing": "Обязательное поле.",
@@ -27,6 +28,9 @@ _MESSAGES: dict[str, str] = {
     "int_from_float": _INTEGER,
     "float_type": "Требуется число.",
     "float_parsing": "Требуется число.",
+    "decimal_type": "Требуется число.",
+    "decimal_parsing": "Требуется число.",
+    "finite_number": "Требуется конечное число.",
     "bool_type": "Требуется логическое значение.",
     "bool_parsing": "Требуется логическое значение.",
     "greater_than_equal": "Убедитесь, что это значение больше либо равно {ge}.",
@@ -39,6 +43,10 @@ _MESSAGES: dict[str, str] = {
     "datetime_type": _DATETIME_FORMAT,
     "datetime_parsing": _DATETIME_FORMAT,
     "datetime_from_date_parsing": _DATETIME_FORMAT,
+    "date_type": _DATE_FORMAT,
+    "date_parsing": _DATE_FORMAT,
+    "date_from_datetime_parsing": _DATE_FORMAT,
+    "date_from_datetime_inexact": _DATE_FORMAT,
     "timezone_aware": "Укажите смещение часового пояса, например 2026-12-01T18:00:00+03:00.",
     "uuid_type": "Некорректный идентификатор.",
     "uuid_parsing": "Некорректный идентификатор.",

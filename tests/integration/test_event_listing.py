@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from datetime import timedelta
 from typing import Any
 from uuid import UUID, uuid4
@@ -284,6 +285,27 @@ async def test_a_value_the_database_cannot_compare_with_is_a_validation_error(
     add_event()
 
     assert await refused(read_client, **{field: value}) == [field]
+
+
+@pytest.mark.parametrize(
+    ("field", "value"),
+    [
+        ("start_time", "0"),
+        ("start_time", "-1"),
+        ("start_time", "2026-13-45"),
+        ("avg_rating__gte", "abc"),
+        ("avg_rating__lte", "NaN"),
+        ("min_organizer_rating", " "),
+    ],
+)
+async def test_a_malformed_day_or_number_is_refused_with_a_russian_message(
+    read_client: AsyncClient, field: str, value: str
+) -> None:
+    response = await read_client.get("/api/events/", params={field: value})
+
+    assert response.status_code == 400, response.text
+    [message] = response.json()["errors"][field]
+    assert re.search("[а-яё]", message, re.IGNORECASE), message
 
 
 async def test_the_last_day_of_the_calendar_is_a_day_like_any_other(

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Iterator
 from datetime import timedelta
 from email import message_from_bytes
@@ -41,6 +42,9 @@ class Mailbox:
 
 @pytest.fixture
 def smtp_server() -> Iterator[tuple[str, Mailbox]]:
+    # aiosmtpd logs each session's end at INFO from its own thread, at times after pytest
+    # has closed the stream it captured the test's logs to ("--- Logging error ---").
+    logging.getLogger("mail.log").setLevel(logging.WARNING)
     mailbox = Mailbox()
     controller = Controller(mailbox, hostname="127.0.0.1", port=free_port())
     controller.start()

@@ -6,7 +6,6 @@ serves its path and method; reads and writes of the same path go to different AP
 
 from __future__ import annotations
 
-import gc
 from collections.abc import AsyncIterator, Sequence
 from contextlib import AsyncExitStack, asynccontextmanager
 from functools import partial
@@ -29,6 +28,7 @@ from query_api.watermarks import READ_PROJECTIONS
 from shared.application import Board
 from shared.commits import Committer
 from shared.http.errors import framework_error_response, http_exception_handler
+from shared.infra.heap import freeze_startup_heap
 from shared.settings import Settings
 
 
@@ -61,18 +61,6 @@ class Gateway:
             route = scope["path"] if scope["path"] in self._own_paths else UNMATCHED
             target = self._operations
         await self._metrics.observe(target, route, scope, receive, send)
-
-
-def freeze_startup_heap() -> None:
-    """Leave what start-up built (apps, routes, schemas, pools) out of garbage collection.
-
-    A full collection walks every tracked object; here that is some 125 000 of them, for
-    about 80 ms during which no request moves, and under load one came every few seconds:
-    the listing's p99 was ~105 ms with them and ~25 ms without (BENCHMARKS.md). What
-    start-up built lives as long as the process, so collecting it only costs.
-    """
-    gc.collect()
-    gc.freeze()
 
 
 def operations_routes(settings: Settings, metrics: Metrics) -> list[Route]:

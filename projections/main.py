@@ -14,6 +14,7 @@ from projections.status_sweep import schedule_status_sweep
 from shared.application import Board
 from shared.clock import Clock, SystemClock
 from shared.infra.database import event_store_env
+from shared.infra.heap import freeze_startup_heap
 from shared.read_model.migrate import upgrade
 from shared.settings import Settings
 
@@ -57,6 +58,7 @@ def run_faust_app(app: faust.App) -> None:
     asyncio.set_event_loop(loop)
     # The board's own logging is already set up: faust keeps it instead of installing its own.
     worker = faust.Worker(app, loop=loop, override_logging=False)
+    freeze_startup_heap()
     try:
         # faust's worker installs the signal handlers, stops the app and closes the loop.
         worker.execute_from_commandline()

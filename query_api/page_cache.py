@@ -6,9 +6,8 @@ for `listing_cache_seconds` and sent again without routing, dependencies or quer
 while one request builds a page, the others asking for it wait for that one instead of
 all querying at once when it expires. Like the count it is never older than a request's
 `X-Min-Position` (the page remembers the watermark it reflects, and a request asking for
-more builds it again). A request
-with a token is never answered from here: it may be the caller's own write they expect
-to see, and a bad token must still get its 401.
+more builds it again). A request with a token is never answered from here: it may be the
+caller's own write they expect to see, and a bad token must still get its 401.
 """
 
 from __future__ import annotations

@@ -24,7 +24,7 @@ import harness
 import httpx
 from loadgen import ConnectionPool, event_body, json_headers
 
-from shared.application import Board
+from shared.application.board import Board
 from shared.identity import Caller
 from shared.infra.database import event_store_env
 from shared.settings import Settings

@@ -37,10 +37,10 @@ from psycopg import sql
 from rich.console import Console
 from rich.table import Table
 
+from board.embedded import EmbeddedBroker, start_embedded_postgres
+from board.setup import set_up
+from board.up import Stack
 from shared.auth.tokens import issue_access_token
-from shared.cli.up import Stack
-from shared.infra.embedded import EmbeddedBroker, start_embedded_postgres
-from shared.infra.setup import set_up
 from shared.settings import Settings
 
 REPO = Path(__file__).resolve().parent.parent

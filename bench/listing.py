@@ -37,9 +37,9 @@ import psycopg
 from loadgen import ConnectionPool
 from rich.progress import Progress
 
-from projections.replay import replay
-from shared.application import Board
-from shared.demo import DemoSize, Filled, fill_board
+from board.demo_data import DemoSize, Filled, fill_board
+from projections.read_models.replay import replay
+from shared.application.board import Board
 from shared.infra.database import event_store_env
 from shared.settings import Settings
 
@@ -180,9 +180,9 @@ def plans_of(settings: Settings, params: dict[str, str]) -> dict[str, list[str]]
     """EXPLAIN ANALYZE of the page query and of the count query the API runs for `params`."""
     from sqlalchemy import create_engine
 
-    from query_api import views
     from query_api.event_filters import EventFilters
     from query_api.event_ordering import order_by
+    from shared.read_model.views import events as views
 
     conditions = EventFilters.model_validate(params).conditions()
     order = order_by(params.get("ordering"))

@@ -27,8 +27,10 @@ import psycopg
 from psycopg import sql
 
 from shared.domain.event import Event
-from shared.integration import encode_message, to_integration_event
-from shared.outbox.recorder import OUTBOX_CHANNEL, OUTBOX_TABLE
+from shared.integration.envelope import encode_message
+from shared.integration.events import to_integration_event
+from shared.integration.names import OUTBOX_CHANNEL
+from shared.outbox.recorder import OUTBOX_TABLE
 from shared.settings import EVENT_STORE_SCHEMA
 
 NAME = "relay_throughput"

@@ -9,13 +9,13 @@ from fastapi import FastAPI
 from starlette.concurrency import run_in_threadpool
 
 from command_api import events, notifications, tags, users
+from command_api.sessions import Sessions
 from command_api.writes import replayed
-from shared.application import Board
+from shared.application.board import Board
+from shared.application.idempotency import Replayed
 from shared.auth.access_store import AccessStore
-from shared.auth.sessions import Sessions
 from shared.clock import Clock
 from shared.http.app import create_api_app
-from shared.idempotency import Replayed
 from shared.infra.database import api_engine, api_pool, ensure_schemas, event_store_env
 from shared.settings import Settings
 

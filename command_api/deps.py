@@ -10,9 +10,9 @@ from fastapi import Depends, Request
 from fastapi.exceptions import RequestValidationError
 from pydantic import ValidationError
 
+from command_api.sessions import Sessions
 from command_api.user_schemas import Credentials, OAuth2Credentials
-from shared.application import Board
-from shared.auth.sessions import Sessions
+from shared.application.board import Board
 from shared.http.auth import current_caller, optional_caller
 from shared.http.events import event_id_in_path
 from shared.identity import Caller

@@ -17,12 +17,12 @@ from command_api.schemas import (
     RatingOut,
     ScoreIn,
 )
-from command_api.writes import POSITION_HEADER as POSITION_HEADER  # where users.py takes it
 from command_api.writes import Answer, IdempotencyKey, respond
+from shared.application.event_commands import Booking, Rating
 from shared.domain.event import EventView
-from shared.event_commands import Booking, Rating
 from shared.http.errors import ErrorBody
 from shared.http.events import STATUS_DISPLAY, EventDetail, Organizer
+from shared.integration.names import POSITION_HEADER
 
 router = APIRouter(prefix="/api/events", tags=["events"])
 

@@ -15,7 +15,7 @@ from command_api.deps import BoardApp, CurrentUser
 from shared.http.errors import ErrorBody
 from shared.http.notifications import NotificationId, NotificationOut
 from shared.notifications import NotificationNotFound
-from shared.read_model import notification_views as views
+from shared.read_model.views import notifications as views
 
 router = APIRouter(
     prefix="/api/notifications",

@@ -13,7 +13,7 @@ from uuid import UUID
 
 from pydantic import BaseModel, StringConstraints, ValidationInfo, field_validator
 
-from shared.auth.passwords import MAX_PASSWORD_LENGTH, check_password_strength
+from shared.application.passwords import MAX_PASSWORD_LENGTH, check_password_strength
 from shared.domain.errors import InvalidField
 from shared.domain.user import USERNAME_LENGTH, check_email, check_username
 from shared.http.validation import RequestModel

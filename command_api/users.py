@@ -16,8 +16,8 @@ from command_api.user_schemas import (
     Registration,
     TokenPairOut,
 )
-from command_api.writes import POSITION_HEADER
 from shared.http.errors import ErrorBody
+from shared.integration.names import POSITION_HEADER
 
 router = APIRouter(prefix="/api/users", tags=["users"])
 

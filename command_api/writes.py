@@ -20,10 +20,10 @@ from fastapi.responses import Response
 from pydantic import BaseModel
 
 from command_api.deps import CurrentUser
-from shared.commits import Saved
-from shared.idempotency import Idempotency, Replayed, StoredResponse
+from shared.application.commits import Saved
+from shared.application.idempotency import Idempotency, Replayed, StoredResponse
+from shared.integration.names import POSITION_HEADER
 
-POSITION_HEADER = "X-Event-Position"
 IDEMPOTENCY_HEADER = "Idempotency-Key"
 JSON = "application/json"
 

@@ -24,11 +24,11 @@ from gateway.dispatch import RouteTable, endpoints_of, head_as_get
 from gateway.docs import docs_routes, merge_openapi
 from gateway.metrics import UNMATCHED, Metrics
 from gateway.readiness import check_readiness
-from query_api.watermarks import READ_PROJECTIONS
-from shared.application import Board
-from shared.commits import Committer
+from shared.application.board import Board
+from shared.application.commits import Committer
 from shared.http.errors import framework_error_response, http_exception_handler
 from shared.infra.heap import freeze_startup_heap
+from shared.integration.names import READ_PROJECTIONS
 from shared.settings import Settings
 
 

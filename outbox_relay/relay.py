@@ -15,7 +15,7 @@ from psycopg.sql import SQL, Identifier
 from outbox_relay.producer import build_producer
 from outbox_relay.pruning import prune_published
 from outbox_relay.publisher import OutboxPublisher
-from shared.outbox.recorder import OUTBOX_CHANNEL
+from shared.integration.names import OUTBOX_CHANNEL
 from shared.settings import Settings
 
 logger = logging.getLogger(__name__)

@@ -7,9 +7,10 @@ import logging
 from eventsourcing.persistence import Notification
 
 from outbox_relay.producer import OutgoingMessage, build_producer, send_all
-from shared.application import Board
+from shared.application.board import Board
 from shared.infra.database import event_store_env
-from shared.integration import encode_message, to_integration_event
+from shared.integration.envelope import encode_message
+from shared.integration.events import to_integration_event
 from shared.settings import Settings
 
 logger = logging.getLogger(__name__)

@@ -9,56 +9,30 @@ parked — an aggregate's order is never broken).
 
 from __future__ import annotations
 
-import json
 from collections.abc import Callable, Iterable, Mapping, MutableMapping, MutableSet
 from dataclasses import dataclass, field
-from datetime import datetime
 from typing import Any
 from uuid import UUID
 
 from sqlalchemy import Table
 
-from shared.integration import encode_message
+from shared.integration.envelope import Envelope
 
 Row = dict[str, Any]
 # A handler returns a new row after the message (never changing the one it is given);
 # `fold` sets the bookkeeping columns.
-Handler = Callable[["Envelope", "Row | None"], Row]
+Handler = Callable[[Envelope, "Row | None"], Row]
 
 
-@dataclass(frozen=True)
-class Envelope:
-    """An integration event as it travels: the message plus its parsed bookkeeping."""
+def setting(**values: Any) -> Handler:
+    """A handler that sets these columns of an existing row."""
 
-    message: Mapping[str, Any]
-    type: str
-    aggregate_id: UUID
-    version: int
-    position: int
-    occurred_at: datetime
+    def handle(envelope: Envelope, row: Row | None) -> Row:
+        if row is None:
+            raise ValueError(f"{envelope.type} needs the row it changes")
+        return {**row, **values}
 
-    @classmethod
-    def of(cls, message: Mapping[str, Any]) -> Envelope:
-        return cls(
-            message=message,
-            type=message["type"],
-            aggregate_id=UUID(message["aggregate_id"]),
-            version=int(message["version"]),
-            position=int(message["position"]),
-            occurred_at=datetime.fromisoformat(message["occurred_at"]),
-        )
-
-    @classmethod
-    def decode(cls, payload: bytes) -> Envelope:
-        return cls.of(json.loads(payload))
-
-    @property
-    def data(self) -> Mapping[str, Any]:
-        data: Mapping[str, Any] = self.message["data"]
-        return data
-
-    def encode(self) -> bytes:
-        return encode_message(dict(self.message))
+    return handle
 
 
 @dataclass(frozen=True)
@@ -89,7 +63,7 @@ class Add:
 
 ChildWrite = Put | Remove | Add
 # What a message does to child tables, given its aggregate's row before and after it.
-Effect = Callable[["Envelope", "Row | None", "Row | None"], list[ChildWrite]]
+Effect = Callable[[Envelope, "Row | None", "Row | None"], list[ChildWrite]]
 
 
 @dataclass(frozen=True)

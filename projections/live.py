@@ -11,8 +11,9 @@ from collections.abc import Awaitable, Callable, Sequence
 from sqlalchemy import exc as sa_exc
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
-from projections.folding import Envelope, Parked, Projection
+from projections.folding import Parked, Projection
 from projections.store import apply_batch, park
+from shared.integration.envelope import Envelope
 from shared.read_model.watermarks import advance_watermark
 
 logger = logging.getLogger(__name__)

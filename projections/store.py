@@ -17,7 +17,6 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 from projections.folding import (
     Add,
     ChildWrite,
-    Envelope,
     Folded,
     Parked,
     Projection,
@@ -26,6 +25,7 @@ from projections.folding import (
     Row,
     fold,
 )
+from shared.integration.envelope import Envelope
 from shared.read_model.schema import applied_positions, parked_messages
 
 logger = logging.getLogger(__name__)

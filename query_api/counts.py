@@ -16,7 +16,8 @@ from collections import OrderedDict
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 
-from query_api.watermarks import EVENTS_PROJECTION, WatermarkWatcher
+from query_api.watermarks import WatermarkWatcher
+from shared.integration.names import EVENTS_PROJECTION
 
 # Distinct filter sets kept; the least recently used go first.
 MAX_KEPT = 1024

@@ -17,8 +17,7 @@ from shared.http.auth import app_settings, current_caller, optional_caller
 from shared.http.errors import ApiError
 from shared.http.events import event_id_in_path
 from shared.identity import Caller
-
-MIN_POSITION_HEADER = "X-Min-Position"
+from shared.integration.names import MIN_POSITION_HEADER
 
 
 def app_clock(request: Request) -> Clock:

@@ -8,7 +8,6 @@ from fastapi import APIRouter, Depends, Query, Request
 from sqlalchemy import ColumnElement
 from sqlalchemy.ext.asyncio import AsyncEngine
 
-from query_api import views
 from query_api.counts import CountCache
 from query_api.deps import (
     AskedPosition,
@@ -23,11 +22,12 @@ from query_api.deps import (
 from query_api.event_filters import EventFilters
 from query_api.event_ordering import event_ordering
 from query_api.pagination import Page
-from query_api.watermarks import EVENTS_PROJECTION
 from shared.domain.errors import EventNotFound
 from shared.http.auth import optional_caller
 from shared.http.errors import ErrorBody
 from shared.http.events import EventDetail, EventListItem
+from shared.integration.names import EVENTS_PROJECTION
+from shared.read_model.views import events as views
 
 router = APIRouter(
     prefix="/api/events",

@@ -10,8 +10,9 @@ from query_api.deps import CurrentUser, Pagination, ReadConnection, fresh_read_o
 from query_api.pagination import Page
 from shared.http.errors import ErrorBody
 from shared.http.notifications import NotificationId, NotificationOut
-from shared.notifications import NOTIFIER_PROJECTION, NotificationNotFound
-from shared.read_model import notification_views as views
+from shared.integration.names import NOTIFIER_PROJECTION
+from shared.notifications import NotificationNotFound
+from shared.read_model.views import notifications as views
 
 router = APIRouter(
     prefix="/api/notifications",

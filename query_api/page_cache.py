@@ -21,8 +21,8 @@ from dataclasses import dataclass, field
 from starlette.datastructures import Headers
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from query_api.deps import MIN_POSITION_HEADER
-from query_api.watermarks import EVENTS_PROJECTION, WatermarkWatcher
+from query_api.watermarks import WatermarkWatcher
+from shared.integration.names import EVENTS_PROJECTION, MIN_POSITION_HEADER
 
 # What the kept pages may hold in all (bodies, bytes); the least recently used go first.
 # Bounded by size, not number: a hundred-item page weighs as much as a hundred small ones.

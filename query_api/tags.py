@@ -7,12 +7,12 @@ from typing import Any
 from fastapi import APIRouter, Depends, Request
 from pydantic import BaseModel
 
-from query_api import views
 from query_api.deps import Pagination, ReadConnection, fresh_read_of
 from query_api.pagination import Page
-from query_api.watermarks import EVENTS_PROJECTION
 from shared.http.auth import optional_caller
 from shared.http.errors import ErrorBody
+from shared.integration.names import EVENTS_PROJECTION
+from shared.read_model.views import events as views
 
 router = APIRouter(
     prefix="/api/tags",

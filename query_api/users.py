@@ -8,14 +8,14 @@ from uuid import UUID
 from fastapi import APIRouter, Depends, Request
 from pydantic import BaseModel
 
-from query_api import user_views
 from query_api.deps import CurrentUser, ReadConnection, fresh_read_of, wait_until_reflected
-from query_api.watermarks import USERS_PROJECTION
 from shared.domain.errors import UserNotFound
 from shared.http.auth import access_store
 from shared.http.errors import ErrorBody
 from shared.http.events import UtcDatetime
 from shared.identity import Caller
+from shared.integration.names import USERS_PROJECTION
+from shared.read_model.views import users as user_views
 
 router = APIRouter(
     prefix="/api/users",

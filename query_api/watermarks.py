@@ -15,16 +15,12 @@ import logging
 import psycopg
 from psycopg.rows import TupleRow
 
-from shared.notifications import NOTIFIER_PROJECTION
-from shared.read_model.watermarks import WATERMARK_CHANNEL, parse_watermark_notice
+from shared.integration.names import WATERMARK_CHANNEL
+from shared.read_model.watermarks import parse_watermark_notice
 from shared.settings import READ_SCHEMA
 
 logger = logging.getLogger(__name__)
 
-EVENTS_PROJECTION = "events"
-USERS_PROJECTION = "users"
-# Every projection this API reads; `/readyz` watches their lag.
-READ_PROJECTIONS = (EVENTS_PROJECTION, USERS_PROJECTION, NOTIFIER_PROJECTION)
 POLL_SECONDS = 0.05
 RECONNECT_SECONDS = 1.0
 

@@ -8,7 +8,7 @@ from typing import Literal
 from uuid import UUID, uuid5
 
 from shared.domain.errors import NotFound
-from shared.integration import format_datetime
+from shared.integration.envelope import format_datetime
 
 NotificationType = Literal["booking", "cancel", "reminder", "event_cancelled", "event_changed"]
 BOOKING: NotificationType = "booking"
@@ -24,9 +24,6 @@ TYPE_DISPLAY: dict[NotificationType, str] = {
     EVENT_CANCELLED: "Мероприятие отменено",
     EVENT_CHANGED: "Мероприятие изменено",
 }
-
-# The notifier's projection of the events stream: notification endpoints wait for it.
-NOTIFIER_PROJECTION = "notifier"
 
 _NAMESPACE = UUID("6f1f8e54-3c55-4c1b-9a53-4f2b0c7d9e21")
 

@@ -8,11 +8,10 @@ from psycopg.conninfo import conninfo_to_dict
 from pydantic import AliasChoices, Field, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
+from shared.integration.names import EVENTS_STREAM, USERS_STREAM
+
 DEVELOPMENT_SECRET = "development-secret-change-me-0123456789abcdef"
 
-# Logical streams of integration events; each is published to the topic `<topic_prefix>.<stream>`.
-EVENTS_STREAM = "events"
-USERS_STREAM = "users"
 EVENT_STORE_SCHEMA = "event_store"
 READ_SCHEMA = "read_model"
 

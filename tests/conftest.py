@@ -19,8 +19,8 @@ import psycopg
 import pytest
 from psycopg import sql
 
+from board.embedded import EmbeddedBroker, start_embedded_postgres
 from shared.infra.database import ensure_schemas
-from shared.infra.embedded import EmbeddedBroker, start_embedded_postgres
 from shared.settings import Settings
 
 

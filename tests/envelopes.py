@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from eventsourcing.domain import Aggregate
 
-from projections.folding import Envelope
-from shared.integration import to_integration_event
+from shared.integration.envelope import Envelope
+from shared.integration.events import to_integration_event
 
 
 class Outbox:

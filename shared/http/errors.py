@@ -20,7 +20,6 @@ from pydantic import BaseModel
 from starlette.exceptions import HTTPException
 from starlette.responses import Response
 
-from shared.auth.throttle import TooManyAttempts
 from shared.auth.tokens import InvalidToken
 from shared.domain.errors import (
     Conflict,
@@ -62,6 +61,16 @@ class ApiError(Exception):
         self.code = code
         self.detail = detail
         self.headers = dict(headers or {})
+
+
+class RetryLater(ApiError):
+    """Refused for now: come back in `retry_after_seconds` (429 by default)."""
+
+    def __init__(
+        self, code: str, detail: str, retry_after_seconds: int, status_code: int = 429
+    ) -> None:
+        super().__init__(status_code, code, detail, {"Retry-After": str(retry_after_seconds)})
+        self.retry_after_seconds = retry_after_seconds
 
 
 class NotAuthenticated(ApiError):
@@ -149,13 +158,6 @@ async def _invalid_field(_request: Request, error: Exception) -> Response:
     )
 
 
-async def _too_many_attempts(_request: Request, error: Exception) -> Response:
-    assert isinstance(error, TooManyAttempts)
-    return error_response(
-        429, error.code, error.detail, {"Retry-After": str(error.retry_after_seconds)}
-    )
-
-
 async def _validation_error(_request: Request, error: Exception) -> Response:
     assert isinstance(error, RequestValidationError)
     return error_response(
@@ -190,7 +192,6 @@ def install_error_handlers(app: FastAPI) -> None:
         app.add_exception_handler(error_class, _unavailable)
     app.add_exception_handler(ApiError, _api_error)
     app.add_exception_handler(InvalidField, _invalid_field)
-    app.add_exception_handler(TooManyAttempts, _too_many_attempts)
     app.add_exception_handler(RequestValidationError, _validation_error)
     app.add_exception_handler(HTTPException, http_exception_handler)
     app.add_exception_handler(Exception, _unexpected)

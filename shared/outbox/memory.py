@@ -15,7 +15,7 @@ from uuid import UUID
 from eventsourcing.persistence import IntegrityError, Notification, StoredEvent
 from eventsourcing.popo import POPOApplicationRecorder
 
-from shared.idempotency import (
+from shared.application.idempotency import (
     IDEMPOTENCY_KWARG,
     RETENTION,
     KeptResponse,

@@ -14,18 +14,19 @@ from psycopg import Cursor
 from psycopg.rows import DictRow
 from psycopg.sql import SQL, Composed, Identifier
 
-from shared.auth.access import USER_ACCESS_KWARG, record_user_access
-from shared.idempotency import (
+from shared.application.idempotency import (
     IDEMPOTENCY_KWARG,
     KeptResponse,
     PostgresResponses,
     idempotency_ddl,
     kept,
 )
-from shared.integration import IntegrationEvent, encode_message
+from shared.auth.access import USER_ACCESS_KWARG, record_user_access
+from shared.integration.envelope import encode_message
+from shared.integration.events import IntegrationEvent
+from shared.integration.names import OUTBOX_CHANNEL
 
 OUTBOX_TABLE = "outbox"
-OUTBOX_CHANNEL = "eventboard_outbox"
 OUTBOX_KWARG = "outbox"
 
 

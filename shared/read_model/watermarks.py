@@ -16,12 +16,10 @@ from sqlalchemy import BigInteger, Column, MetaData, Table, Text, and_, exists, 
 from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
+from shared.integration.names import WATERMARK_CHANNEL
 from shared.outbox.recorder import OUTBOX_TABLE
 from shared.read_model.schema import applied_positions, parked_messages, watermarks
 from shared.settings import EVENT_STORE_SCHEMA
-
-# Readers waiting for a position LISTEN here; the payload is "<projection>:<position>".
-WATERMARK_CHANNEL = "eventboard_watermark"
 
 # The event store owns the outbox; only the columns the walk reads are described here.
 outbox = Table(

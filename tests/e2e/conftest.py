@@ -12,9 +12,9 @@ import httpx
 import pytest
 from rich.console import Console
 
-from shared.cli.environment import replace_settings
-from shared.cli.up import Stack
-from shared.infra.setup import set_up
+from board.environment import replace_settings
+from board.setup import set_up
+from board.up import Stack
 from tests.conftest import fresh_database, settings_for
 
 

@@ -12,10 +12,11 @@ import psycopg
 import pytest
 from kafka import KafkaConsumer, TopicPartition
 
+from board.up import Stack
 from shared.auth.tokens import issue_access_token
-from shared.cli.up import Stack
+from shared.integration.names import EVENTS_STREAM
 from shared.outbox.recorder import OUTBOX_TABLE
-from shared.settings import EVENT_STORE_SCHEMA, EVENTS_STREAM
+from shared.settings import EVENT_STORE_SCHEMA
 
 pytestmark = pytest.mark.e2e
 

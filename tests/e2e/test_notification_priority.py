@@ -17,11 +17,11 @@ import httpx
 import psycopg
 import pytest
 
-from projections.replay import REBUILD_SCHEMA
-from shared.application import Board
+from board.environment import settings_environment
+from board.up import Stack
+from projections.read_models.replay import REBUILD_SCHEMA
+from shared.application.board import Board
 from shared.auth.tokens import issue_access_token
-from shared.cli.environment import settings_environment
-from shared.cli.up import Stack
 from shared.identity import Caller
 from shared.infra.database import event_store_env
 
@@ -171,7 +171,7 @@ def finished(stack: Stack, event_ids: list[UUID]) -> int:
 def test_a_notice_comes_while_a_rebuild_runs(stack: Stack, api: httpx.Client) -> None:
     event_id = new_event(stack, api)
     replay = subprocess.Popen(
-        [sys.executable, "-m", "shared.cli.main", "projections", "replay", "--no-progress"],
+        [sys.executable, "-m", "board.cli", "projections", "replay", "--no-progress"],
         env={**os.environ, **settings_environment(stack.settings)},
     )
     try:

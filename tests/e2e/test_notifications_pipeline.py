@@ -9,8 +9,8 @@ from uuid import uuid4
 import httpx
 import pytest
 
+from board.up import Stack
 from shared.auth.tokens import issue_access_token
-from shared.cli.up import Stack
 
 pytestmark = pytest.mark.e2e
 

@@ -11,9 +11,9 @@ import httpx
 import psycopg
 import pytest
 
-from shared.application import Board
+from board.up import Stack
+from shared.application.board import Board
 from shared.auth.tokens import issue_access_token
-from shared.cli.up import Stack
 from shared.domain.event import Event
 from shared.infra.database import event_store_env
 

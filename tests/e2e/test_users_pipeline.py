@@ -9,7 +9,7 @@ import httpx
 import psycopg
 import pytest
 
-from shared.cli.up import Stack
+from board.up import Stack
 from shared.settings import EVENT_STORE_SCHEMA
 
 pytestmark = pytest.mark.e2e

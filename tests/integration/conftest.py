@@ -19,10 +19,10 @@ from sqlalchemy.ext.asyncio import create_async_engine
 
 from command_api.app import create_app as create_command_app
 from gateway.app import create_app as create_gateway
-from projections.events_projector import EVENTS, matching_columns
+from projections.read_models.events import EVENTS, matching_columns
 from projections.store import child_statements
 from query_api.app import create_app
-from shared.application import Board
+from shared.application.board import Board
 from shared.clock import ManualClock
 from shared.read_model.migrate import upgrade
 from shared.read_model.schema import events

@@ -11,13 +11,13 @@ from uuid import UUID, uuid4
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncEngine, create_async_engine
 
-from projections.channels import Channel, Outgoing
-from projections.delivery import Deliveries
-from projections.leadership import REMINDERS_LOCK_KEY, STATUS_SWEEP_LOCK_KEY, Leadership
-from projections.notifier_app import notifier_projectors
-from projections.reminders import ReminderScheduler, event_loader
-from projections.status_sweep import StatusSweep
-from shared.application import Board
+from projections.notifier.app import notifier_projectors
+from projections.notifier.channels import Channel, Outgoing
+from projections.notifier.delivery import Deliveries
+from projections.notifier.reminders import ReminderScheduler, event_loader
+from projections.read_models.status_sweep import StatusSweep
+from projections.runtime.leadership import REMINDERS_LOCK_KEY, STATUS_SWEEP_LOCK_KEY, Leadership
+from shared.application.board import Board
 from shared.clock import ManualClock
 from shared.identity import Caller
 from shared.infra.database import event_store_env

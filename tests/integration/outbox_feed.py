@@ -9,9 +9,9 @@ from collections.abc import Sequence
 from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncEngine
 
-from projections.catalog import PROJECTIONS
 from projections.live import LiveProjector
-from projections.notifier_app import notifier_projectors
+from projections.notifier.app import notifier_projectors
+from projections.read_models.catalog import PROJECTIONS
 
 
 class OutboxFeed:

@@ -7,8 +7,8 @@ from collections.abc import Iterator
 import psycopg
 import pytest
 
-from shared.application import Board
-from shared.cli.main import main
+from board.cli import main
+from shared.application.board import Board
 from shared.domain.errors import InvalidCredentials
 from shared.infra.database import event_store_env
 from shared.settings import EVENT_STORE_SCHEMA, Settings

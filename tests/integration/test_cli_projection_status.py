@@ -10,11 +10,11 @@ import psycopg
 import pytest
 from rich.console import Console
 
-from shared.application import Board
-from shared.cli.projection_status import ProjectionStatus, read_status, render_status
+from board.projection_status import ProjectionStatus, read_status, render_status
+from board.setup import set_up
+from shared.application.board import Board
 from shared.identity import Caller
 from shared.infra.database import event_store_env
-from shared.infra.setup import set_up
 from shared.settings import Settings
 
 pytestmark = pytest.mark.integration

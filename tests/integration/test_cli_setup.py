@@ -10,8 +10,8 @@ import psycopg
 import pytest
 from kafka.admin import KafkaAdminClient
 
-from shared.cli.environment import settings_environment
-from shared.infra.setup import set_up
+from board.environment import settings_environment
+from board.setup import set_up
 from shared.settings import Settings
 
 pytestmark = pytest.mark.integration
@@ -65,7 +65,7 @@ def test_setup_run_again_keeps_what_is_there(settings: Settings) -> None:
 
 def test_board_setup_prepares_the_stores_as_a_command(settings: Settings) -> None:
     completed = subprocess.run(
-        [sys.executable, "-m", "shared.cli.main", "setup"],
+        [sys.executable, "-m", "board.cli", "setup"],
         env={**os.environ, **settings_environment(settings)},
         capture_output=True,
         text=True,

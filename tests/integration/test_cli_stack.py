@@ -8,9 +8,9 @@ import httpx
 import pytest
 from rich.console import Console
 
-from shared.cli.environment import replace_settings
-from shared.cli.up import Stack
-from shared.infra.setup import set_up
+from board.environment import replace_settings
+from board.setup import set_up
+from board.up import Stack
 from shared.settings import Settings
 
 pytestmark = pytest.mark.integration

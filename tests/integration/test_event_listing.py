@@ -11,9 +11,9 @@ import pytest
 from httpx import AsyncClient
 from sqlalchemy import Engine
 
-from query_api import views
 from query_api.event_filters import EventFilters
 from shared.domain.user import user_id_for
+from shared.read_model.views import events as views
 from tests.integration.conftest import NOW, AddEvent
 
 pytestmark = pytest.mark.integration

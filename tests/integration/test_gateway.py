@@ -13,9 +13,9 @@ import pytest
 from asgi_lifespan import LifespanManager
 from httpx import ASGITransport, AsyncClient
 
+from board.embedded import free_port
 from gateway.app import create_app
 from shared.auth.tokens import issue_access_token
-from shared.infra.embedded import free_port
 from shared.read_model.migrate import upgrade
 from shared.settings import Settings
 

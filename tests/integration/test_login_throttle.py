@@ -8,7 +8,7 @@ from datetime import timedelta
 import pytest
 from psycopg_pool import ConnectionPool
 
-from shared.auth.throttle import LoginThrottle, TooManyAttempts
+from command_api.throttle import LoginThrottle, TooManyAttempts
 from shared.clock import ManualClock
 
 

@@ -15,9 +15,9 @@ import pytest
 from aiosmtpd.controller import Controller
 from sqlalchemy import select
 
-from projections.channels import SmtpChannel, SmtpServer
+from board.embedded import free_port
+from projections.notifier.channels import SmtpChannel, SmtpServer
 from shared.identity import Caller
-from shared.infra.embedded import free_port
 from shared.read_model.schema import notification_deliveries
 from tests.integration.notifier_world import NotifierWorld
 from tests.integration.outbox_feed import OutboxFeed

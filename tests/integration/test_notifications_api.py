@@ -9,7 +9,7 @@ from uuid import uuid4
 import pytest
 from httpx import Response
 
-from projections.replay import replay
+from projections.read_models.replay import replay
 from shared.settings import Settings
 from tests.integration.conftest import Account, BoardApi
 

@@ -10,11 +10,12 @@ import pytest
 from sqlalchemy import select, text
 from sqlalchemy.ext.asyncio import AsyncConnection
 
-from projections.fanout import apply_notifier_batch
-from projections.folding import Envelope, Projection
+from projections.folding import Projection
 from projections.live import LiveProjector
-from projections.notifier_projector import NOTIFIER
+from projections.notifier.fanout import apply_notifier_batch
+from projections.notifier.projection import NOTIFIER
 from shared.identity import Caller
+from shared.integration.envelope import Envelope
 from shared.read_model.schema import notification_deliveries, notifier_fanouts
 from tests.integration.notifier_world import ORGANIZER, NotifierWorld
 

@@ -17,12 +17,12 @@ from uuid import UUID, uuid4
 import psycopg
 import pytest
 
+from board.environment import replace_settings, settings_environment
+from board.topics import ensure_topics
 from outbox_relay.relay import OutboxRelay
-from shared.application import Board
-from shared.cli.environment import replace_settings, settings_environment
+from shared.application.board import Board
 from shared.identity import Caller
 from shared.infra.database import event_store_env
-from shared.infra.kafka import ensure_topics
 from shared.read_model.migrate import upgrade
 from shared.settings import Settings
 
@@ -80,7 +80,7 @@ class Notifiers:
         log = self.folder / f"notifier-{len(self.processes)}.log"
         with log.open("wb") as output:
             process = subprocess.Popen(
-                [sys.executable, "-m", "shared.cli.main", "notifier", "run"],
+                [sys.executable, "-m", "board.cli", "notifier", "run"],
                 env=self.env,
                 stdout=output,
                 stderr=output,

@@ -24,17 +24,18 @@ from kafka import KafkaConsumer, TopicPartition
 from sqlalchemy import create_engine
 from sqlalchemy.pool import NullPool
 
+from board.topics import ensure_topics
 from outbox_relay.producer import build_producer
 from outbox_relay.pruning import prune_published
 from outbox_relay.publisher import OutboxPublisher
 from outbox_relay.relay import OutboxRelay
 from outbox_relay.republish import republish
-from shared.application import Board
+from shared.application.board import Board
 from shared.identity import Caller
 from shared.infra.database import event_store_env
-from shared.infra.kafka import ensure_topics
+from shared.integration.names import EVENTS_STREAM
 from shared.read_model.schema import watermarks
-from shared.settings import EVENTS_STREAM, Settings
+from shared.settings import Settings
 
 pytestmark = pytest.mark.integration
 

@@ -13,16 +13,16 @@ from httpx import AsyncClient
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncEngine, create_async_engine
 
-from projections.events_projector import EVENTS
-from projections.folding import Envelope
-from projections.replay import replay
+from projections.read_models.events import EVENTS
+from projections.read_models.replay import replay
 from projections.store import apply_batch
-from shared.application import Board
+from shared.application.board import Board
 from shared.auth.tokens import issue_access_token
 from shared.domain.event import Event
 from shared.domain.tag import Tag
 from shared.identity import Caller
 from shared.infra.database import event_store_env
+from shared.integration.envelope import Envelope
 from shared.read_model.schema import bookings, tags
 from shared.settings import Settings
 from tests.envelopes import Outbox

@@ -15,20 +15,21 @@ import pytest
 from sqlalchemy import inspect, select
 from sqlalchemy.ext.asyncio import AsyncEngine, create_async_engine
 
-from projections.events_projector import EVENTS
-from projections.folding import Envelope, Parked
+from projections.folding import Parked
 from projections.live import LiveProjector
-from projections.replay import replay
+from projections.read_models.events import EVENTS
+from projections.read_models.replay import replay
 from projections.store import apply_batch, park
-from shared.application import Board
+from shared.application.board import Board
 from shared.domain.event import Event
 from shared.identity import Caller
 from shared.infra.database import event_store_env
-from shared.integration import encode_message, to_integration_event
+from shared.integration.envelope import Envelope, encode_message
+from shared.integration.events import to_integration_event
+from shared.integration.names import WATERMARK_CHANNEL
 from shared.read_model.migrate import upgrade
 from shared.read_model.schema import applied_positions, events, parked_messages
 from shared.read_model.watermarks import (
-    WATERMARK_CHANNEL,
     advance_watermark,
     current_watermark,
     parse_watermark_notice,

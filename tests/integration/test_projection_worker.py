@@ -18,12 +18,13 @@ import pytest
 from kafka import KafkaProducer
 from psycopg.rows import dict_row
 
-from shared.application import Board
+from board.topics import ensure_topics
+from shared.application.board import Board
 from shared.identity import Caller
 from shared.infra.database import event_store_env
-from shared.infra.kafka import ensure_topics
+from shared.integration.names import EVENTS_STREAM
 from shared.read_model.migrate import upgrade
-from shared.settings import EVENTS_STREAM, Settings
+from shared.settings import Settings
 
 pytestmark = pytest.mark.integration
 
@@ -59,7 +60,10 @@ def worker(settings: Settings, board: Board, tmp_path: Path) -> Iterator[subproc
     log = tmp_path / "worker.log"
     with log.open("wb") as output:
         process = subprocess.Popen(
-            [sys.executable, "-m", "projections.main"], env=env, stdout=output, stderr=output
+            [sys.executable, "-m", "projections.read_models.main"],
+            env=env,
+            stdout=output,
+            stderr=output,
         )
     yield process
     process.send_signal(signal.SIGTERM)

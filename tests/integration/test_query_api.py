@@ -11,9 +11,9 @@ import pytest
 from asgi_lifespan import LifespanManager
 from httpx import ASGITransport, AsyncClient
 
+from board.embedded import free_port
 from query_api.app import create_app
 from shared.auth.tokens import issue_access_token
-from shared.infra.embedded import free_port
 from shared.settings import Settings
 from tests.integration.conftest import NOW, ORGANIZER_ID, AddEvent, raise_watermark
 

@@ -8,7 +8,7 @@ from uuid import UUID, uuid4
 
 import pytest
 
-from projections.notification_texts import local_time
+from projections.notifier.texts import local_time
 from shared.identity import Caller
 from tests.integration.notifier_world import LEAD_SECONDS, STAFF, NotifierWorld
 

@@ -10,15 +10,16 @@ import pytest
 from sqlalchemy import select, text
 from sqlalchemy.ext.asyncio import AsyncEngine, create_async_engine
 
-from projections.folding import Envelope
-from projections.replay import replay
+from projections.read_models.replay import replay
+from projections.read_models.users import USERS
 from projections.store import apply_batch
-from projections.users_projector import USERS
-from shared.application import Board
+from shared.application.board import Board
 from shared.infra.database import event_store_env
+from shared.integration.envelope import Envelope
+from shared.integration.names import USERS_STREAM
 from shared.read_model.migrate import upgrade
 from shared.read_model.schema import users
-from shared.settings import USERS_STREAM, Settings
+from shared.settings import Settings
 
 pytestmark = pytest.mark.integration
 

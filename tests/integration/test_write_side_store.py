@@ -13,11 +13,11 @@ import psycopg
 import pytest
 from eventsourcing.persistence import IntegrityError
 
-from shared.application import EVENT_SNAPSHOT_INTERVAL, Board
+from shared.application.board import EVENT_SNAPSHOT_INTERVAL, Board
+from shared.application.commits import PendingResponse
+from shared.application.idempotency import IDEMPOTENCY_KWARG, Idempotency, KeptResponse, Replayed
 from shared.clock import ManualClock
-from shared.commits import PendingResponse
 from shared.domain.errors import IdempotencyKeyReused
-from shared.idempotency import IDEMPOTENCY_KWARG, Idempotency, KeptResponse, Replayed
 from shared.identity import Caller
 from shared.infra.database import event_store_env
 from shared.settings import Settings

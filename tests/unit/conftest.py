@@ -6,7 +6,7 @@ from collections.abc import Iterator
 
 import pytest
 
-from shared.application import Board
+from shared.application.board import Board
 from shared.clock import ManualClock
 from shared.settings import Settings
 from tests.unit.scenarios import IN_MEMORY, START

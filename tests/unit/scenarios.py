@@ -5,8 +5,8 @@ from __future__ import annotations
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from shared.application import Board
-from shared.commits import Saved
+from shared.application.board import Board
+from shared.application.commits import Saved
 from shared.domain.event import EventView
 from shared.identity import Caller
 

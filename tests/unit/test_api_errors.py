@@ -13,7 +13,7 @@ import sqlalchemy.exc
 from fastapi import FastAPI
 from httpx import ASGITransport, AsyncClient
 
-from shared.auth.throttle import TooManyAttempts
+from command_api.throttle import TooManyAttempts
 from shared.auth.tokens import InvalidToken
 from shared.domain.errors import (
     ConcurrentModification,

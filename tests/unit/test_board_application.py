@@ -7,7 +7,7 @@ from uuid import uuid4
 
 import pytest
 
-from shared.application import Board
+from shared.application.board import Board
 from shared.clock import ManualClock
 from shared.domain.errors import (
     DeleteWindowClosed,
@@ -20,8 +20,8 @@ from shared.domain.errors import (
 )
 from shared.domain.tag import tag_id_for
 from shared.identity import Caller
-from shared.integration import domain_event_id, to_integration_event
-from shared.settings import EVENTS_STREAM
+from shared.integration.events import domain_event_id, to_integration_event
+from shared.integration.names import EVENTS_STREAM
 from tests.unit.scenarios import START, schedule
 
 

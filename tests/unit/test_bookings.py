@@ -7,7 +7,7 @@ from uuid import uuid4
 
 import pytest
 
-from shared.application import Board
+from shared.application.board import Board
 from shared.clock import ManualClock
 from shared.domain.errors import (
     AlreadyBooked,

@@ -6,7 +6,7 @@ import os
 
 import pytest
 
-from shared.cli.environment import replace_settings, settings_environment
+from board.environment import replace_settings, settings_environment
 from shared.settings import Settings
 
 

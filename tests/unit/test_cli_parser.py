@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import pytest
 
-from shared.cli import commands
-from shared.cli.main import build_parser, main
+from board import commands
+from board.cli import build_parser, main
 
 DOCUMENTED = [
     (["up"], commands.up),

@@ -6,8 +6,8 @@ import re
 import shlex
 from pathlib import Path
 
-from shared.cli.environment import settings_environment
-from shared.cli.main import build_parser
+from board.cli import build_parser
+from board.environment import settings_environment
 from shared.settings import Settings
 
 README = (Path(__file__).resolve().parents[2] / "README.md").read_text()

@@ -11,7 +11,7 @@ from collections.abc import Callable, Iterator
 import pytest
 from rich.console import Console
 
-from shared.cli.supervisor import ChildSpec, RestartPolicy, Supervisor
+from board.supervisor import ChildSpec, RestartPolicy, Supervisor
 
 FAST = RestartPolicy(first_delay=0.05, max_delay=0.05, stable_after=60.0, give_up_after=50)
 

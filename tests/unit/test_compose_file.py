@@ -15,7 +15,7 @@ from typing import Any
 import pytest
 import yaml
 
-from shared.cli.main import build_parser
+from board.cli import build_parser
 
 ROOT = Path(__file__).resolve().parents[2]
 COMPOSE: dict[str, Any] = yaml.safe_load((ROOT / "docker-compose.yml").read_text())

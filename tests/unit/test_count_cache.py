@@ -7,7 +7,8 @@ import asyncio
 import pytest
 
 from query_api.counts import CountCache
-from query_api.watermarks import EVENTS_PROJECTION, WatermarkWatcher
+from query_api.watermarks import WatermarkWatcher
+from shared.integration.names import EVENTS_PROJECTION
 
 
 class Counting:

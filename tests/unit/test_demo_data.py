@@ -5,10 +5,10 @@ from __future__ import annotations
 from collections import Counter
 from datetime import UTC, datetime
 
-from shared.application import Board
-from shared.demo import DemoSize, fill_board
+from board.demo_data import DemoSize, fill_board
+from shared.application.board import Board
 from shared.domain.event import FINISHED, Event
-from shared.integration import to_integration_event
+from shared.integration.events import to_integration_event
 
 NOW = datetime(2026, 11, 26, 12, 0, tzinfo=UTC)
 

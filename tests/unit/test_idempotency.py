@@ -10,11 +10,11 @@ from uuid import UUID, uuid4
 
 import pytest
 
-from shared.application import Board
+from shared.application.board import Board
+from shared.application.commits import Command, UnitOfWork
+from shared.application.idempotency import Idempotency, Replayed
 from shared.clock import ManualClock
-from shared.commits import Command, UnitOfWork
 from shared.domain.errors import IdempotencyInProgress, IdempotencyKeyReused, NoFreeSeats
-from shared.idempotency import Idempotency, Replayed
 from shared.identity import Caller
 from shared.outbox.memory import MemoryRecorder
 from tests.unit.scenarios import schedule

@@ -8,7 +8,7 @@ from uuid import uuid4
 
 import pytest
 
-from projections.channels import (
+from projections.notifier.channels import (
     DeliveryFailed,
     LogChannel,
     Outgoing,
@@ -16,7 +16,7 @@ from projections.channels import (
     SmtpServer,
     channel_for,
 )
-from projections.delivery import MAX_RETRY_SECONDS, retry_delay
+from projections.notifier.delivery import MAX_RETRY_SECONDS, retry_delay
 from shared.settings import Settings
 
 
@@ -59,7 +59,7 @@ async def test_the_log_channel_writes_one_line_naming_the_notification(
 ) -> None:
     notification = outgoing(None)
 
-    with caplog.at_level(logging.INFO, logger="projections.channels"):
+    with caplog.at_level(logging.INFO, logger="projections.notifier.channels"):
         await LogChannel().send(notification)
 
     [line] = caplog.messages
@@ -76,7 +76,7 @@ async def test_an_email_waits_while_the_address_is_unknown_and_is_skipped_when_t
 
     with pytest.raises(DeliveryFailed):
         await channel.send(outgoing(None))
-    with caplog.at_level(logging.INFO, logger="projections.channels"):
+    with caplog.at_level(logging.INFO, logger="projections.notifier.channels"):
         await channel.send(outgoing(""))
 
     assert "has no e-mail" in caplog.text

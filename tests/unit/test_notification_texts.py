@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from datetime import UTC, datetime
 
-from projections import notification_texts as texts
-from projections.notification_texts import EventFacts
+from projections.notifier import texts
+from projections.notifier.texts import EventFacts
 
 CONCERT = EventFacts(
     title="Концерт",

@@ -5,10 +5,11 @@ from __future__ import annotations
 from datetime import UTC, datetime, timedelta
 from uuid import UUID, uuid4
 
-from projections.fanout import segments
-from projections.folding import ChildWrite, Envelope, Put, Remove, Row, fold
-from projections.notifier_projector import NOTIFIER
+from projections.folding import ChildWrite, Put, Remove, Row, fold
+from projections.notifier.fanout import segments
+from projections.notifier.projection import NOTIFIER
 from shared.domain.event import Event
+from shared.integration.envelope import Envelope
 from shared.notifications import caused_key, notification_id
 from shared.read_model.schema import notifications, notifier_fanouts, notifier_participants
 from tests.envelopes import Outbox

@@ -10,7 +10,8 @@ from starlette.types import Message, Receive, Scope, Send
 
 from query_api import page_cache
 from query_api.page_cache import PageCache
-from query_api.watermarks import EVENTS_PROJECTION, WatermarkWatcher
+from query_api.watermarks import WatermarkWatcher
+from shared.integration.names import EVENTS_PROJECTION
 
 
 class Listing:

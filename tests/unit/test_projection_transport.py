@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from projections.app import create_app
+from projections.read_models.app import create_app
 from shared.settings import Settings
 
 

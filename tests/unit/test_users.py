@@ -4,11 +4,11 @@ from __future__ import annotations
 
 import pytest
 
-from shared.application import Board
+from shared.application.board import Board
 from shared.clock import ManualClock
 from shared.domain.errors import EmailTaken, InvalidCredentials, InvalidField, UsernameTaken
 from shared.domain.user import User
-from shared.integration import to_integration_event
+from shared.integration.events import to_integration_event
 from shared.settings import Settings
 
 FAST_HASHING = Settings(password_hash_time_cost=1, password_hash_memory_kib=1024)

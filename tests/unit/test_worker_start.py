@@ -8,7 +8,7 @@ from typing import Any
 
 import pytest
 
-from projections import main
+from projections.runtime import worker as main
 
 
 class RecordingWorker:

@@ -46,7 +46,7 @@ def upgrade() -> None:
         schema=SCHEMA,
     )
     _fold_existing_tags()
-    # As `projections.events_projector.listing_key` computes it.
+    # As `projections.read_models.events.listing_key` computes it.
     op.execute(
         f"UPDATE {SCHEMA}.events SET listing_key = CASE WHEN status = 'upcoming'"
         " THEN (extract(epoch FROM start_time) * 1000000)::bigint"

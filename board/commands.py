@@ -1,0 +1,104 @@
+"""What each `board` sub-command does.
+
+Each command imports only what its own process needs, so `board relay run` never
+loads the web stack and `board serve` never loads faust.
+"""
+
+from __future__ import annotations
+
+import logging
+from argparse import Namespace
+from typing import Any
+
+from rich.console import Console
+
+from board.environment import replace_settings
+from shared.settings import Settings
+
+logger = logging.getLogger(__name__)
+
+
+def _with_address(settings: Settings, args: Namespace) -> Settings:
+    changes: dict[str, Any] = {
+        name: value for name in ("host", "port") if (value := getattr(args, name)) is not None
+    }
+    return replace_settings(settings, **changes) if changes else settings
+
+
+def up(settings: Settings, args: Namespace) -> int:
+    from board.up import run_up
+
+    return run_up(_with_address(settings, args), workers=args.workers)
+
+
+def setup(settings: Settings, args: Namespace) -> int:
+    from board.setup import set_up
+
+    set_up(settings)
+    return 0
+
+
+def serve(settings: Settings, args: Namespace) -> int:
+    from gateway.main import serve as serve_gateway
+
+    serve_gateway(_with_address(settings, args))
+    return 0
+
+
+def relay_run(settings: Settings, args: Namespace) -> int:
+    from outbox_relay.main import run_relay
+
+    run_relay(settings)
+    return 0
+
+
+def relay_republish(settings: Settings, args: Namespace) -> int:
+    from outbox_relay.republish import republish
+
+    count = republish(settings, from_position=args.from_position)
+    logger.info("republished %d integration events from position %d", count, args.from_position)
+    return 0
+
+
+def projections_run(settings: Settings, args: Namespace) -> int:
+    from projections.read_models.main import run_worker
+
+    run_worker(settings)
+    return 0
+
+
+def notifier_run(settings: Settings, args: Namespace) -> int:
+    from projections.notifier.main import run_notifier
+
+    run_notifier(settings)
+    return 0
+
+
+def projections_replay(settings: Settings, args: Namespace) -> int:
+    from projections.read_models.replay import replay
+
+    count = replay(settings, progress=not args.no_progress)
+    logger.info("replayed %d events into fresh read models", count)
+    return 0
+
+
+def projections_status(settings: Settings, args: Namespace) -> int:
+    from board.projection_status import read_status, render_status
+
+    render_status(read_status(settings.database_url), Console())
+    return 0
+
+
+def createsuperuser(settings: Settings, args: Namespace) -> int:
+    from board.superuser import create_superuser
+
+    return create_superuser(
+        settings, username=args.username, email=args.email, password=args.password
+    )
+
+
+def demo(settings: Settings, args: Namespace) -> int:
+    from board.demo import fill_with_progress
+
+    fill_with_progress(settings, events=args.events, bookings=args.bookings, ratings=args.ratings)
+    return 0

@@ -1,0 +1,60 @@
+"""`board createsuperuser`: a staff user from flags or environment variables, idempotently.
+
+The password is never printed or logged; prefer `BOARD_SUPERUSER_PASSWORD` to the flag,
+which other users of the machine can see in the process list.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+from pathlib import Path
+
+from board.embedded import start_embedded_postgres
+from board.environment import replace_settings
+from shared.application.board import Board
+from shared.domain.errors import DomainError
+from shared.infra.database import ensure_schemas, event_store_env
+from shared.settings import Settings
+
+logger = logging.getLogger(__name__)
+
+# Where each value comes from when its flag is not given.
+ENVIRONMENT = {
+    "username": "BOARD_SUPERUSER_USERNAME",
+    "email": "BOARD_SUPERUSER_EMAIL",
+    "password": "BOARD_SUPERUSER_PASSWORD",
+}
+REQUIRED = ("username", "password")
+
+
+def create_superuser(
+    settings: Settings, *, username: str | None, email: str | None, password: str | None
+) -> int:
+    """Create the superuser, or make the existing user staff with this password; exit status."""
+    given = {"username": username, "email": email, "password": password}
+    values = {
+        name: given[name] or os.environ.get(variable, "") for name, variable in ENVIRONMENT.items()
+    }
+    missing = [f"--{name} or {ENVIRONMENT[name]}" for name in REQUIRED if not values[name]]
+    if missing:
+        logger.error("createsuperuser needs %s", " and ".join(missing))
+        return 2
+    if not settings.database_url:
+        # The same embedded PostgreSQL `board up` uses, started (or found running) on its data.
+        settings = replace_settings(
+            settings, database_url=start_embedded_postgres(Path(settings.data_dir))
+        )
+    ensure_schemas(settings.database_url)
+    board = Board(settings, env=event_store_env(settings))
+    try:
+        saved = board.create_superuser(**values)
+    except DomainError as refused:
+        logger.error("superuser %s was not saved: %s", values["username"], refused.detail)
+        return 1
+    finally:
+        board.close()
+    user = saved.aggregate
+    outcome = "unchanged" if not saved.position else "created" if user.version == 1 else "updated"
+    logger.info("superuser %s (%s): %s", user.username, user.id, outcome)
+    return 0

@@ -1,0 +1,172 @@
+"""Reminders: one per booking and start time, `reminder_lead_seconds` before the start.
+
+Every active booking in `notifier_participants` is due when its event's start time minus
+the lead has come, so moving an event moves its reminders, and cancelling a booking (its
+row goes) or the event (its status changes) drops them. One leader scans the due rows with
+`FOR UPDATE SKIP LOCKED`, asks the write side whether each booking is still active and
+its event still upcoming at that start time, and creates the reminders under their
+(booking, start time) key. A booking made after its moment, or an event moved after it,
+gets none; a start that has passed gets none either, also when catching up after downtime.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import Awaitable, Callable, Sequence
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from typing import Any
+from uuid import UUID
+
+from sqlalchemy import bindparam, func, select, update
+from sqlalchemy.ext.asyncio import AsyncConnection
+
+from projections.notifier import texts
+from projections.notifier.notification_store import NewNotification, create_notifications
+from projections.notifier.texts import EventFacts
+from projections.runtime.leadership import Leadership
+from shared.clock import Clock
+from shared.domain.errors import EventNotFound
+from shared.domain.event import UPCOMING, Event
+from shared.notifications import REMINDER, reminder_key
+from shared.read_model.schema import notifier_events, notifier_participants
+
+logger = logging.getLogger(__name__)
+
+SCAN_BATCH = 500
+_participants, _events = notifier_participants, notifier_events
+
+
+@dataclass(frozen=True)
+class DueReminder:
+    event_id: UUID
+    user_id: UUID
+    booking_id: UUID
+    start_time: datetime
+    event: EventFacts
+
+    @classmethod
+    def of(cls, row: Any) -> DueReminder:
+        return cls(
+            row.event_id, row.user_id, row.booking_id, row.start_time, EventFacts.of(row._mapping)
+        )
+
+    def still_due(self, event: Event | None) -> bool:
+        """Whether the write side still holds this booking, of this upcoming event, at this
+        start time."""
+        return (
+            event is not None
+            and not event.deleted
+            and event.status == UPCOMING
+            and event.start_time == self.start_time
+            and event.bookings.get(str(self.user_id)) == str(self.booking_id)
+        )
+
+    def notification(self, now: datetime) -> NewNotification:
+        return NewNotification(
+            key=reminder_key(self.booking_id, self.start_time),
+            user_id=self.user_id,
+            type=REMINDER,
+            event_id=self.event_id,
+            message=texts.reminder(self.event),
+            created_at=now,
+        )
+
+
+# The event as the write side holds it now, or None when it has none (the event store's
+# reads block, so they run in a thread).
+LoadEvent = Callable[[UUID], Awaitable[Event | None]]
+
+
+class ReminderScheduler:
+    def __init__(
+        self, leadership: Leadership, clock: Clock, lead_seconds: float, load_event: LoadEvent
+    ) -> None:
+        self._leadership = leadership
+        self._clock = clock
+        self._lead = timedelta(seconds=lead_seconds)
+        self._load_event = load_event
+
+    async def tick(self) -> list[UUID]:
+        """Create every reminder that is due, if this process leads; return their ids."""
+        try:
+            conn = await self._leadership.connection()
+            if conn is None:
+                return []
+            created: list[UUID] = []
+            while True:
+                async with conn.begin():
+                    due = await self._lock_due(conn)
+                    confirmed = await self._confirmed(due)
+                    created += await self._remind(conn, confirmed)
+                # A full batch may hide more; one the write side disowned in part would
+                # come back whole.
+                if len(confirmed) < SCAN_BATCH:
+                    return created
+        except Exception:
+            logger.exception("reminders: the scan failed; trying again at the next tick")
+            await self._leadership.step_down()
+            return []
+
+    async def _lock_due(self, conn: AsyncConnection) -> list[DueReminder]:
+        now = self._clock.now()
+        moment = _events.c.start_time - self._lead
+        query = (
+            select(
+                _participants.c.event_id,
+                _participants.c.user_id,
+                _participants.c.booking_id,
+                _events.c.title,
+                _events.c.location,
+                _events.c.start_time,
+                _events.c.timezone,
+            )
+            .join(_events, _events.c.id == _participants.c.event_id)
+            .where(
+                _events.c.status == UPCOMING,
+                _events.c.start_time > now,
+                _events.c.start_time <= now + self._lead,
+                moment > func.greatest(_participants.c.booked_at, _events.c.start_time_set_at),
+                _participants.c.reminded_for.is_distinct_from(_events.c.start_time),
+            )
+            .order_by(_events.c.start_time)
+            .limit(SCAN_BATCH)
+            .with_for_update(of=_participants, skip_locked=True)
+        )
+        return [DueReminder.of(row) for row in await conn.execute(query)]
+
+    async def _confirmed(self, due: Sequence[DueReminder]) -> list[DueReminder]:
+        """The reminders the write side still holds due. The others stay unmarked: the view
+        catches up and drops or moves them, and a later scan looks again."""
+        events = {e: await self._load_event(e) for e in {d.event_id for d in due}}
+        return [d for d in due if d.still_due(events[d.event_id])]
+
+    async def _remind(self, conn: AsyncConnection, confirmed: Sequence[DueReminder]) -> list[UUID]:
+        if not confirmed:
+            return []
+        created = await create_notifications(
+            conn, [d.notification(self._clock.now()) for d in confirmed]
+        )
+        await conn.execute(
+            update(_participants)
+            .where(
+                _participants.c.event_id == bindparam("e"),
+                _participants.c.user_id == bindparam("u"),
+            )
+            .values(reminded_for=bindparam("s")),
+            [{"e": d.event_id, "u": d.user_id, "s": d.start_time} for d in confirmed],
+        )
+        return created
+
+
+def event_loader(get_event: Callable[[UUID], Event]) -> LoadEvent:
+    """`LoadEvent` over the application's blocking `get_event`."""
+
+    async def load(event_id: UUID) -> Event | None:
+        try:
+            return await asyncio.to_thread(get_event, event_id)
+        except EventNotFound:
+            return None
+
+    return load

@@ -1,0 +1,29 @@
+"""Names that cross processes: streams, projections, HTTP headers and database channels.
+
+Each is spelled once, here; a process that publishes, consumes, waits for or answers with
+one of them takes it from this module.
+"""
+
+from __future__ import annotations
+
+# Logical streams of integration events; each is published to the topic `<prefix>.<stream>`.
+EVENTS_STREAM = "events"
+USERS_STREAM = "users"
+
+# Projections, by the name their watermark and parked messages are kept under.
+EVENTS_PROJECTION = "events"
+USERS_PROJECTION = "users"
+# The notifier's own view of events (the notification endpoints wait for it) and of users.
+NOTIFIER_PROJECTION = "notifier"
+NOTIFIER_USERS_PROJECTION = "notifier_users"
+# What the read API reads; `/readyz` watches their lag.
+READ_PROJECTIONS = (EVENTS_PROJECTION, USERS_PROJECTION, NOTIFIER_PROJECTION)
+
+# A write answers with the position of its last domain event; a read waits for one.
+POSITION_HEADER = "X-Event-Position"
+MIN_POSITION_HEADER = "X-Min-Position"
+
+# PostgreSQL channels: a commit that wrote outbox rows wakes the relay; a watermark that
+# moved wakes waiting readers (payload `<projection>:<position>`).
+OUTBOX_CHANNEL = "eventboard_outbox"
+WATERMARK_CHANNEL = "eventboard_watermark"

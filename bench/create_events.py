@@ -25,6 +25,7 @@ import httpx
 from loadgen import ConnectionPool, event_body, json_headers
 
 from shared.application.board import Board
+from shared.domain.event import EventDetails
 from shared.identity import Caller
 from shared.infra.database import event_store_env
 from shared.settings import Settings
@@ -123,14 +124,16 @@ def bare_load(settings: dict[str, Any], clients: int, seconds: float) -> dict[st
             sent = time.perf_counter()
             try:
                 board.schedule_event(
+                    EventDetails(
+                        title=f"Benchmark event {number}",
+                        description="An evening of chamber music in the old hall.",
+                        start_time=datetime.now(UTC) + timedelta(days=30),
+                        timezone="Europe/Moscow",
+                        location="Москва, Большой зал",
+                        seats=100,
+                        tags=["music", "bench"],
+                    ),
                     caller=caller,
-                    title=f"Benchmark event {number}",
-                    description="An evening of chamber music in the old hall.",
-                    start_time=datetime.now(UTC) + timedelta(days=30),
-                    timezone="Europe/Moscow",
-                    location="Москва, Большой зал",
-                    seats=100,
-                    tags=["music", "bench"],
                 )
             except Exception as error:
                 failures[type(error).__name__] += 1

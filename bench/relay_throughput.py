@@ -26,7 +26,7 @@ import harness
 import psycopg
 from psycopg import sql
 
-from shared.domain.event import Event
+from shared.domain.event import Event, EventDetails
 from shared.integration.envelope import encode_message
 from shared.integration.events import to_integration_event
 from shared.integration.names import OUTBOX_CHANNEL
@@ -88,13 +88,15 @@ def prepare_rows(database_url: str, count: int) -> int:
     _prepared.clear()
     for number, position in enumerate(positions):
         event = Event.schedule(
-            title=f"Benchmark event {number}",
-            description="An evening of chamber music in the old hall; programme: Haydn.",
-            start_time=now + timedelta(days=30),
-            timezone="Europe/Moscow",
-            location="Москва, Большой зал",
-            seats=100,
-            tags=["music", "bench"],
+            EventDetails(
+                title=f"Benchmark event {number}",
+                description="An evening of chamber music in the old hall; programme: Haydn.",
+                start_time=now + timedelta(days=30),
+                timezone="Europe/Moscow",
+                location="Москва, Большой зал",
+                seats=100,
+                tags=["music", "bench"],
+            ),
             organizer_id=organizer,
             organizer_username="bench",
             now=now,

@@ -17,7 +17,7 @@ from datetime import datetime, timedelta
 from uuid import NAMESPACE_URL, UUID, uuid5
 
 from shared.application.board import Board
-from shared.domain.event import Event
+from shared.domain.event import Event, EventDetails
 from shared.domain.tag import Tag
 
 # Few aggregates per save: the library's save slows down sharply with very large groups.
@@ -103,7 +103,7 @@ def _event(
     scheduled_at = min(now, start) - timedelta(days=rng.randint(1, 30))
     topic_tags = rng.sample(TOPICS, rng.randint(0, 3))
     organizer_id, organizer_username = demo_user(rng.randrange(users))
-    event = Event.schedule(
+    details = EventDetails(
         title=f"{rng.choice(WORDS).capitalize()} {rng.choice(TOPICS)} №{n}",
         description=" ".join(rng.choices(WORDS + TOPICS, k=rng.randint(10, 40))),
         start_time=start,
@@ -111,6 +111,9 @@ def _event(
         location=rng.choice(CITIES),
         seats=rng.randint(5, 200),
         tags=topic_tags,
+    )
+    event = Event.schedule(
+        details,
         organizer_id=organizer_id,
         organizer_username=organizer_username,
         now=scheduled_at,

@@ -12,9 +12,10 @@ from pathlib import Path
 
 from board.embedded import start_embedded_postgres
 from board.environment import replace_settings
+from command_api.session_tables import prepare_database
 from shared.application.board import Board
 from shared.domain.errors import DomainError
-from shared.infra.database import ensure_schemas, event_store_env
+from shared.infra.database import event_store_env
 from shared.settings import Settings
 
 logger = logging.getLogger(__name__)
@@ -45,7 +46,7 @@ def create_superuser(
         settings = replace_settings(
             settings, database_url=start_embedded_postgres(Path(settings.data_dir))
         )
-    ensure_schemas(settings.database_url)
+    prepare_database(settings.database_url)
     board = Board(settings, env=event_store_env(settings))
     try:
         saved = board.create_superuser(**values)

@@ -9,6 +9,7 @@ from fastapi import FastAPI
 from starlette.concurrency import run_in_threadpool
 
 from command_api import events, notifications, tags, users
+from command_api.session_tables import prepare_database
 from command_api.sessions import Sessions
 from command_api.writes import replayed
 from shared.application.board import Board
@@ -16,12 +17,12 @@ from shared.application.idempotency import Replayed
 from shared.auth.access_store import AccessStore
 from shared.clock import Clock
 from shared.http.app import create_api_app
-from shared.infra.database import api_engine, api_pool, ensure_schemas, event_store_env
+from shared.infra.database import api_engine, api_pool, event_store_env
 from shared.settings import Settings
 
 
 def open_board(settings: Settings, clock: Clock | None) -> Board:
-    ensure_schemas(settings.database_url)
+    prepare_database(settings.database_url)
     return Board(settings, clock, env=event_store_env(settings))
 
 

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 from typing import Annotated
 from urllib.parse import parse_qsl
-from uuid import UUID
 
 from fastapi import Depends, Request
 from fastapi.exceptions import RequestValidationError
@@ -13,9 +12,6 @@ from pydantic import ValidationError
 from command_api.sessions import Sessions
 from command_api.user_schemas import Credentials, OAuth2Credentials
 from shared.application.board import Board
-from shared.http.auth import current_caller, optional_caller
-from shared.http.events import event_id_in_path
-from shared.identity import Caller
 
 
 async def board_app(request: Request) -> Board:
@@ -51,10 +47,7 @@ async def login_credentials(request: Request) -> Credentials:
         raise RequestValidationError(error.errors()) from None
 
 
-CurrentUser = Annotated[Caller, Depends(current_caller)]
-OptionalUser = Annotated[Caller | None, Depends(optional_caller)]
 BoardApp = Annotated[Board, Depends(board_app)]
-EventId = Annotated[UUID, Depends(event_id_in_path)]
 SessionsApp = Annotated[Sessions, Depends(sessions_of)]
 ClientAddress = Annotated[str, Depends(client_address)]
 LoginCredentials = Annotated[Credentials, Depends(login_credentials)]

@@ -7,7 +7,7 @@ from uuid import UUID
 
 from fastapi import APIRouter, Response
 
-from command_api.deps import BoardApp, CurrentUser, EventId
+from command_api.deps import BoardApp
 from command_api.schemas import (
     BookingCancelledOut,
     BookingOut,
@@ -19,9 +19,10 @@ from command_api.schemas import (
 )
 from command_api.writes import Answer, IdempotencyKey, respond
 from shared.application.event_commands import Booking, Rating
-from shared.domain.event import EventView
+from shared.domain.event import EventDetails, EventView
+from shared.http.auth import CurrentUser
 from shared.http.errors import ErrorBody
-from shared.http.events import STATUS_DISPLAY, EventDetail, Organizer
+from shared.http.events import STATUS_DISPLAY, EventDetail, EventId, Organizer
 from shared.integration.names import POSITION_HEADER
 
 router = APIRouter(prefix="/api/events", tags=["events"])
@@ -97,7 +98,7 @@ async def create_event(
     body: EventCreate, caller: CurrentUser, board: BoardApp, key: IdempotencyKey
 ) -> Response:
     scheduled = board.schedule_event.submit(
-        caller=caller, **body.model_dump(), idempotency=key.rendering(_created)
+        EventDetails(**body.model_dump()), caller=caller, idempotency=key.rendering(_created)
     )
     return await respond(scheduled, _created, _location)
 

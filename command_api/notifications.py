@@ -11,11 +11,12 @@ from typing import Any
 from fastapi import APIRouter, Request
 from sqlalchemy.ext.asyncio import AsyncEngine
 
-from command_api.deps import BoardApp, CurrentUser
+from command_api.deps import BoardApp
+from command_api.read_marks import mark_read as mark
+from shared.http.auth import CurrentUser
 from shared.http.errors import ErrorBody
 from shared.http.notifications import NotificationId, NotificationOut
 from shared.notifications import NotificationNotFound
-from shared.read_model.views import notifications as views
 
 router = APIRouter(
     prefix="/api/notifications",
@@ -41,7 +42,7 @@ async def mark_read(
 ) -> dict[str, Any]:
     engine: AsyncEngine = request.app.state.engine
     async with engine.begin() as conn:
-        marked = await views.mark_read(conn, caller.id, notification_id, board.clock.now())
+        marked = await mark(conn, caller.id, notification_id, board.clock.now())
     if marked is None:
         raise NotificationNotFound
     return marked

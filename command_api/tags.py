@@ -4,9 +4,10 @@ from __future__ import annotations
 
 from fastapi import APIRouter, Response
 
-from command_api.deps import BoardApp, CurrentUser
+from command_api.deps import BoardApp
 from command_api.schemas import TagCreate, TagOut
 from command_api.writes import Answer, IdempotencyKey, respond
+from shared.http.auth import CurrentUser
 from shared.http.errors import ErrorBody
 
 router = APIRouter(prefix="/api/tags", tags=["tags"])

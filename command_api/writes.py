@@ -19,9 +19,9 @@ from fastapi import Depends, Header, Request
 from fastapi.responses import Response
 from pydantic import BaseModel
 
-from command_api.deps import CurrentUser
 from shared.application.commits import Saved
 from shared.application.idempotency import Idempotency, Replayed, StoredResponse
+from shared.http.auth import CurrentUser
 from shared.integration.names import POSITION_HEADER
 
 IDEMPOTENCY_HEADER = "Idempotency-Key"

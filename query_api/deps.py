@@ -5,7 +5,6 @@ from __future__ import annotations
 import asyncio
 from collections.abc import AsyncIterator, Awaitable, Callable
 from typing import Annotated
-from uuid import UUID
 
 from fastapi import Depends, Header, Request
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
@@ -13,10 +12,8 @@ from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 from query_api.pagination import PageRequest, page_request
 from query_api.watermarks import WatermarkWatcher
 from shared.clock import Clock
-from shared.http.auth import app_settings, current_caller, optional_caller
+from shared.http.auth import app_settings
 from shared.http.errors import ApiError
-from shared.http.events import event_id_in_path
-from shared.identity import Caller
 from shared.integration.names import MIN_POSITION_HEADER
 
 
@@ -73,9 +70,6 @@ def fresh_read_of(projection: str) -> Callable[..., Awaitable[None]]:
     return wait_for_position
 
 
-CurrentUser = Annotated[Caller, Depends(current_caller)]
-OptionalUser = Annotated[Caller | None, Depends(optional_caller)]
 ReadConnection = Annotated[AsyncConnection, Depends(read_connection)]
 Pagination = Annotated[PageRequest, Depends(page_request)]
-EventId = Annotated[UUID, Depends(event_id_in_path)]
 AskedPosition = Annotated[int, Depends(asked_position)]

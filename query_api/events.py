@@ -11,9 +11,6 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 from query_api.counts import CountCache
 from query_api.deps import (
     AskedPosition,
-    CurrentUser,
-    EventId,
-    OptionalUser,
     Pagination,
     ReadConnection,
     app_clock,
@@ -23,9 +20,9 @@ from query_api.event_filters import EventFilters
 from query_api.event_ordering import event_ordering
 from query_api.pagination import Page
 from shared.domain.errors import EventNotFound
-from shared.http.auth import optional_caller
+from shared.http.auth import CurrentUser, OptionalUser, optional_caller
 from shared.http.errors import ErrorBody
-from shared.http.events import EventDetail, EventListItem
+from shared.http.events import EventDetail, EventId, EventListItem
 from shared.integration.names import EVENTS_PROJECTION
 from shared.read_model.views import events as views
 

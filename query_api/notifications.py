@@ -6,8 +6,9 @@ from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, Query, Request
 
-from query_api.deps import CurrentUser, Pagination, ReadConnection, fresh_read_of
+from query_api.deps import Pagination, ReadConnection, fresh_read_of
 from query_api.pagination import Page
+from shared.http.auth import CurrentUser
 from shared.http.errors import ErrorBody
 from shared.http.notifications import NotificationId, NotificationOut
 from shared.integration.names import NOTIFIER_PROJECTION

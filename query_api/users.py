@@ -8,9 +8,9 @@ from uuid import UUID
 from fastapi import APIRouter, Depends, Request
 from pydantic import BaseModel
 
-from query_api.deps import CurrentUser, ReadConnection, fresh_read_of, wait_until_reflected
+from query_api.deps import ReadConnection, fresh_read_of, wait_until_reflected
 from shared.domain.errors import UserNotFound
-from shared.http.auth import access_store
+from shared.http.auth import CurrentUser, access_store
 from shared.http.errors import ErrorBody
 from shared.http.events import UtcDatetime
 from shared.identity import Caller

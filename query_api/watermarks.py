@@ -16,16 +16,12 @@ import psycopg
 from psycopg.rows import TupleRow
 
 from shared.integration.names import WATERMARK_CHANNEL
-from shared.read_model.watermarks import parse_watermark_notice
-from shared.settings import READ_SCHEMA
+from shared.read_model.watermarks import ALL_WATERMARKS_SQL, parse_watermark_notice
 
 logger = logging.getLogger(__name__)
 
 POLL_SECONDS = 0.05
 RECONNECT_SECONDS = 1.0
-
-# Every projection's watermark in one round trip, on the listening connection itself.
-_WATERMARKS_QUERY = f"SELECT projection, position FROM {READ_SCHEMA}.watermarks"
 
 
 class WatermarkWatcher:
@@ -82,7 +78,8 @@ class WatermarkWatcher:
                     await self._poll(conn)
 
     async def _poll(self, conn: psycopg.AsyncConnection[TupleRow]) -> None:
-        cursor = await conn.execute(_WATERMARKS_QUERY)
+        # Every projection's watermark in one round trip, on the listening connection itself.
+        cursor = await conn.execute(ALL_WATERMARKS_SQL)
         for projection, position in await cursor.fetchall():
             self._advance(projection, position)
 

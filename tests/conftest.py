@@ -20,7 +20,7 @@ import pytest
 from psycopg import sql
 
 from board.embedded import EmbeddedBroker, start_embedded_postgres
-from shared.infra.database import ensure_schemas
+from command_api.session_tables import prepare_database
 from shared.settings import Settings
 
 
@@ -53,7 +53,7 @@ def fresh_database(server_url: str) -> Iterator[str]:
     with psycopg.connect(server_url, autocommit=True) as conn:
         conn.execute(sql.SQL("CREATE DATABASE {}").format(sql.Identifier(name)))
     url = with_database(server_url, name)
-    ensure_schemas(url)
+    prepare_database(url)
     yield url
     with psycopg.connect(server_url, autocommit=True) as conn:
         conn.execute(sql.SQL("DROP DATABASE {} WITH (FORCE)").format(sql.Identifier(name)))

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Iterable, Mapping
 from datetime import datetime
 from typing import Any
 from uuid import UUID
@@ -22,8 +22,14 @@ from shared.read_model.text import fold_text, joined_tags
 # How an `event.updated` change travels in JSON → how the column holds it.
 _COLUMN_VALUES: dict[str, Callable[[Any], Any]] = {
     "start_time": datetime.fromisoformat,
+    "seats": int,
     "tags": list,
 }
+
+
+def columns(values: Mapping[str, Any], names: Iterable[str]) -> Row:
+    """The event's fields as its columns hold them, from how they travel in JSON."""
+    return {name: _COLUMN_VALUES.get(name, _same)(values[name]) for name in names}
 
 
 # Beyond every start time in microseconds, so the events that are not upcoming come last.
@@ -52,17 +58,11 @@ def scheduled(envelope: Envelope, row: Row | None) -> Row:
     data = envelope.data
     return {
         "id": envelope.aggregate_id,
-        "title": data["title"],
-        "description": data["description"],
-        "start_time": datetime.fromisoformat(data["start_time"]),
-        "timezone": data["timezone"],
-        "location": data["location"],
-        "seats": int(data["seats"]),
+        **columns(data, EDITABLE_FIELDS),
         "booked_count": 0,
         "status": UPCOMING,
         "organizer_id": UUID(data["organizer_id"]),
         "organizer_username": data["organizer_username"],
-        "tags": list(data["tags"]),
         "rating_sum": 0,
         "rating_count": 0,
         "avg_rating": None,
@@ -76,9 +76,7 @@ def updated(envelope: Envelope, row: Row | None) -> Row:
     unknown = set(changes) - set(EDITABLE_FIELDS)
     if unknown:
         raise ValueError(f"fields that cannot change: {sorted(unknown)}")
-    changed = dict(_existing(row))
-    for name, value in changes.items():
-        changed[name] = _COLUMN_VALUES.get(name, _same)(value)
+    changed = {**_existing(row), **columns(changes, changes)}
     changed["updated_at"] = envelope.occurred_at
     return changed
 

@@ -3,54 +3,37 @@
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable
-from typing import Any, ClassVar, TypeVar
+from typing import Any, ClassVar
 from uuid import UUID
 
-from eventsourcing.application import AggregateNotFoundError, Application, ProcessingEvent
-from eventsourcing.domain import Aggregate, MutableOrImmutableAggregate, Snapshot
-from eventsourcing.persistence import ApplicationRecorder, IntegrityError, Recording
+from eventsourcing.application import Application, ProcessingEvent
+from eventsourcing.domain import MutableOrImmutableAggregate, Snapshot
+from eventsourcing.persistence import ApplicationRecorder, Recording
 from eventsourcing.popo import POPOFactory
 
-from shared.application.commits import Committer, PendingResponse, Saved
+from shared.application.commits import MAX_CONFLICT_RETRIES, Committer, PendingResponse
 from shared.application.event_commands import EventCommands
 from shared.application.idempotency import IDEMPOTENCY_KWARG, ResponseRecord
-from shared.application.passwords import PasswordHasher, check_password_strength
+from shared.application.passwords import PasswordHasher
+from shared.application.user_commands import UserCommands
 from shared.auth.access import USER_ACCESS_KWARG, UserAccess
 from shared.clock import Clock, SystemClock
-from shared.domain.errors import (
-    ConcurrentModification,
-    DomainError,
-    EmailTaken,
-    EventNotFound,
-    InvalidCredentials,
-    UsernameTaken,
-    UserNotFound,
-)
+from shared.domain.errors import EventNotFound
 from shared.domain.event import Event
-from shared.domain.user import (
-    EmailClaim,
-    User,
-    check_email,
-    check_username,
-    email_claim_id_for,
-    user_id_for,
-)
-from shared.integration.events import INTERNAL_TYPES, to_integration_event
+from shared.domain.user import User
+from shared.integration.events import to_integration_event
 from shared.outbox.memory import MemoryRecorder
 from shared.outbox.recorder import OUTBOX_KWARG, OutboxRecorder
 from shared.settings import Settings
 
 logger = logging.getLogger(__name__)
 
-MAX_CONFLICT_RETRIES = 5
 # A snapshot every this many domain events bounds what loading an event afresh replays;
 # the snapshot of a popular event holds every active booking, so not much more often.
 EVENT_SNAPSHOT_INTERVAL = 500
-A = TypeVar("A", bound=Aggregate)
 
 
-class Board(EventCommands, Application[UUID]):
+class Board(EventCommands, UserCommands, Application[UUID]):
     """Every write of the board goes through one of these methods, which end with `save`.
 
     The commands on events, bookings, ratings and tags (`EventCommands`) run in the
@@ -138,117 +121,3 @@ class Board(EventCommands, Application[UUID]):
 
     def get_event(self, event_id: UUID) -> Event:
         return self._get(event_id, Event, EventNotFound)
-
-    def register_user(
-        self, *, username: str, email: str, password: str, is_staff: bool = False
-    ) -> Saved[User]:
-        """Register a new user; the username and the e-mail are unique case-insensitively."""
-        check_username(username)
-        check_email(email)
-        check_password_strength(password, username)
-        now = self.clock.now()
-        user = User.register(
-            username=username,
-            email=email,
-            password_hash=self.passwords.hash(password),
-            is_staff=is_staff,
-            now=now,
-        )
-        claim = EmailClaim.claim(email=email, user_id=user.id, now=now) if email else None
-        try:
-            return Saved(user, self._save(user, claim))
-        except IntegrityError:
-            # Creating an aggregate with an id that exists is a taken name, not a race to retry.
-            if self._exists(user.id):
-                raise UsernameTaken from None
-            if email and self._exists(email_claim_id_for(email)):
-                raise EmailTaken from None
-            raise
-
-    def authenticate(self, username: str, password: str) -> User:
-        """The active user with these credentials; one answer for every kind of failure."""
-        try:
-            user = self.get_user(user_id_for(username))
-        except UserNotFound:
-            user = None
-        if not self.passwords.verify(password, user.password_hash if user else None):
-            raise InvalidCredentials
-        if user is None or not user.is_active:
-            raise InvalidCredentials
-        return user
-
-    def get_user(self, user_id: UUID) -> User:
-        return self._get(user_id, User, UserNotFound)
-
-    def create_superuser(self, *, username: str, email: str, password: str) -> Saved[User]:
-        """Create a staff user, or make the existing one staff with this password (idempotent)."""
-        try:
-            self.get_user(user_id_for(username))
-        except UserNotFound:
-            try:
-                return self.register_user(
-                    username=username, email=email, password=password, is_staff=True
-                )
-            except UsernameTaken:
-                pass  # registered concurrently: fall through and update it
-
-        def command(user: User) -> None:
-            now = self.clock.now()
-            if not self.passwords.verify(password, user.password_hash):
-                check_password_strength(password, username)
-                user.change_password(self.passwords.hash(password), occurred_at=now)
-            user.grant_staff(now)
-
-        return self._retrying(user_id_for(username), User, UserNotFound, command)
-
-    def set_staff(self, user_id: UUID, *, is_staff: bool) -> Saved[User]:
-        def command(user: User) -> None:
-            if is_staff:
-                user.grant_staff(self.clock.now())
-            else:
-                user.revoke_staff(self.clock.now())
-
-        return self._retrying(user_id, User, UserNotFound, command)
-
-    def deactivate_user(self, user_id: UUID) -> Saved[User]:
-        return self._retrying(
-            user_id, User, UserNotFound, lambda user: user.deactivate(self.clock.now())
-        )
-
-    def _exists(self, aggregate_id: UUID) -> bool:
-        return any(True for _ in self.repository.event_store.get(aggregate_id, limit=1))
-
-    def _get(self, aggregate_id: UUID, kind: type[A], missing: type[DomainError]) -> A:
-        try:
-            found: object = self.repository.get(aggregate_id)
-        except AggregateNotFoundError:
-            raise missing from None
-        if not isinstance(found, kind):
-            raise missing
-        return found
-
-    def _retrying(
-        self,
-        aggregate_id: UUID,
-        kind: type[A],
-        missing: type[DomainError],
-        command: Callable[[A], None],
-    ) -> Saved[A]:
-        """Run a command on a fresh copy of the aggregate, again if another writer won the race."""
-        for attempt in range(1, MAX_CONFLICT_RETRIES + 1):
-            found = self._get(aggregate_id, kind, missing)
-            command(found)
-            try:
-                return Saved(found, self._save(found))
-            except IntegrityError:
-                logger.info("version conflict on %s, attempt %d", aggregate_id, attempt)
-        raise ConcurrentModification
-
-    def _save(self, *aggregates: Aggregate | None) -> int:
-        recordings = self.save(*aggregates)
-        # A command that changed nothing stored nothing: readers need not wait for it. Internal
-        # events never reach a projection, so a watermark would never pass their positions.
-        return max(
-            (r.notification.id for r in recordings if type(r.domain_event) not in INTERNAL_TYPES),
-            default=0,
-        )

@@ -55,6 +55,8 @@ A = TypeVar("A", bound=Aggregate)
 DomainEvent = DomainEventProtocol[UUID]
 
 MAX_GROUP_EVENTS = 100
+# A write that keeps losing races to other processes is answered `ConcurrentModification`.
+MAX_CONFLICT_RETRIES = 5
 # Expired answers of keyed writes are deleted this often.
 PRUNE_EVERY_SECONDS = 3600.0
 

@@ -7,7 +7,7 @@ which stays cached and keeps changing in later groups.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import datetime
 from typing import Any, Protocol
 from uuid import UUID
@@ -18,7 +18,7 @@ from shared.application.commits import Command, Committer, UnitOfWork, command
 from shared.application.idempotency import Idempotency
 from shared.clock import Clock
 from shared.domain.errors import EventNotFound, TagExists
-from shared.domain.event import Event, EventView, check_score
+from shared.domain.event import Event, EventDetails, EventView, check_score
 from shared.domain.tag import Tag, tag_id_for
 from shared.identity import Caller
 from shared.integration.events import to_integration_event
@@ -66,29 +66,13 @@ class EventCommands:
 
     @command
     def schedule_event(
-        self,
-        *,
-        caller: Caller,
-        title: str,
-        description: str,
-        start_time: datetime,
-        timezone: str,
-        location: str,
-        seats: int,
-        tags: list[str],
-        idempotency: Idempotency | None = None,
+        self, details: EventDetails, *, caller: Caller, idempotency: Idempotency | None = None
     ) -> Command[EventView]:
         def command(uow: UnitOfWork) -> EventView:
             now = self.clock.now()
-            spelled, new_tags = _spell_tags(uow, tags, now)
+            spelled, new_tags = _spell_tags(uow, details.tags, now)
             scheduled = Event.schedule(
-                title=title,
-                description=description,
-                start_time=start_time,
-                timezone=timezone,
-                location=location,
-                seats=seats,
-                tags=spelled,
+                replace(details, tags=spelled),
                 organizer_id=caller.id,
                 organizer_username=caller.username,
                 now=now,

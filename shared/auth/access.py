@@ -17,7 +17,7 @@ from typing import Any
 from uuid import UUID
 
 from eventsourcing.persistence import StoredEvent
-from psycopg import Cursor
+from psycopg import Connection, Cursor
 
 from shared.domain.user import User
 from shared.settings import EVENT_STORE_SCHEMA
@@ -25,6 +25,11 @@ from shared.settings import EVENT_STORE_SCHEMA
 # The key under which the application hands the users it saves to the recorder.
 USER_ACCESS_KWARG = "user_access"
 
+_CREATE = f"""
+CREATE TABLE IF NOT EXISTS {EVENT_STORE_SCHEMA}.user_access (
+    user_id uuid PRIMARY KEY, is_staff boolean NOT NULL, is_active boolean NOT NULL,
+    version integer NOT NULL, position bigint NOT NULL)
+"""
 _UPSERT = f"""
 INSERT INTO {EVENT_STORE_SCHEMA}.user_access (user_id, is_staff, is_active, version, position)
 VALUES (%s, %s, %s, %s, %s)
@@ -56,6 +61,10 @@ class Access:
     is_staff: bool
     is_active: bool
     position: int
+
+
+def create_user_access_table(conn: Connection[Any]) -> None:
+    conn.execute(_CREATE)
 
 
 def record_user_access(

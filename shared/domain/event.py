@@ -13,7 +13,7 @@ leaves the aggregate as it was.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, fields
 from datetime import datetime
 from decimal import ROUND_HALF_UP, Decimal
 from typing import Any, ClassVar
@@ -42,9 +42,24 @@ UPCOMING = "upcoming"
 CANCELLED = "cancelled"
 FINISHED = "finished"
 
-EDITABLE_FIELDS = ("title", "description", "start_time", "location", "timezone", "seats", "tags")
 MIN_SCORE, MAX_SCORE = 1, 5
 _CENTS = Decimal("0.01")
+
+
+@dataclass(frozen=True)
+class EventDetails:
+    """What an organizer tells about an event when scheduling it, and may change later."""
+
+    title: str
+    description: str
+    start_time: datetime
+    timezone: str
+    location: str
+    seats: int
+    tags: list[str]
+
+
+EDITABLE_FIELDS = tuple(field.name for field in fields(EventDetails))
 
 
 class Event(Aggregate):
@@ -148,30 +163,14 @@ class Event(Aggregate):
 
     @classmethod
     def schedule(
-        cls,
-        *,
-        title: str,
-        description: str,
-        start_time: datetime,
-        timezone: str,
-        location: str,
-        seats: int,
-        tags: list[str],
-        organizer_id: UUID,
-        organizer_username: str,
-        now: datetime,
+        cls, details: EventDetails, *, organizer_id: UUID, organizer_username: str, now: datetime
     ) -> Event:
-        check_start_time_in_future(start_time, now)
+        check_start_time_in_future(details.start_time, now)
+        given = {name: getattr(details, name) for name in EDITABLE_FIELDS}
         return cls._create(
             cls.Scheduled,
             id=uuid4(),
-            title=title,
-            description=description,
-            start_time=start_time,
-            timezone=timezone,
-            location=location,
-            seats=seats,
-            tags=list(tags),
+            **{**given, "tags": list(details.tags)},
             organizer_id=organizer_id,
             organizer_username=organizer_username,
             occurred_at=now,
@@ -330,12 +329,7 @@ class Event(Aggregate):
         scores = self.ratings.values()
         return EventView(
             id=self.id,
-            title=self.title,
-            description=self.description,
-            start_time=self.start_time,
-            timezone=self.timezone,
-            location=self.location,
-            seats=self.seats,
+            **{name: getattr(self, name) for name in EDITABLE_FIELDS if name != "tags"},
             status=self.status,
             organizer_id=self.organizer_id,
             organizer_username=self.organizer_username,

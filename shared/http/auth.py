@@ -56,3 +56,7 @@ async def current_caller(caller: Annotated[Caller | None, Depends(optional_calle
     if caller is None:
         raise NotAuthenticated
     return caller
+
+
+CurrentUser = Annotated[Caller, Depends(current_caller)]
+OptionalUser = Annotated[Caller | None, Depends(optional_caller)]

@@ -6,7 +6,7 @@ from datetime import UTC, datetime
 from typing import Annotated, Literal
 from uuid import UUID
 
-from fastapi import Path
+from fastapi import Depends, Path
 from pydantic import AfterValidator, BaseModel
 
 from shared.domain.errors import EventNotFound
@@ -67,3 +67,6 @@ async def event_id_in_path(
         return UUID(event_id)
     except ValueError:
         raise EventNotFound from None
+
+
+EventId = Annotated[UUID, Depends(event_id_in_path)]

@@ -9,7 +9,7 @@ from psycopg import sql
 from psycopg_pool import ConnectionPool
 from sqlalchemy.ext.asyncio import AsyncEngine, create_async_engine
 
-from shared.auth.store import create_auth_tables
+from shared.auth.access import create_user_access_table
 from shared.settings import EVENT_STORE_SCHEMA, READ_SCHEMA, Settings
 
 logger = logging.getLogger(__name__)
@@ -22,7 +22,7 @@ def ensure_schemas(database_url: str) -> None:
     with psycopg.connect(database_url, autocommit=True) as conn:
         for schema in (EVENT_STORE_SCHEMA, READ_SCHEMA):
             conn.execute(sql.SQL("CREATE SCHEMA IF NOT EXISTS {}").format(sql.Identifier(schema)))
-        create_auth_tables(conn)
+        create_user_access_table(conn)
         folded = conn.execute("SELECT lower('МОСКВА')").fetchone()
         if folded is None or folded[0] != "москва":
             # Matching folds in Python anyway; this only warns that SQL lower() is not to be used.

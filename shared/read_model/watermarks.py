@@ -30,6 +30,12 @@ outbox = Table(
 )
 
 
+# Every projection's watermark, as plain SQL for the processes that speak psycopg (the read
+# API's watcher, the relay's pruning): one statement, one spelling of the table.
+WATERMARKS_TABLE = watermarks.fullname
+ALL_WATERMARKS_SQL = f"SELECT projection, position FROM {WATERMARKS_TABLE}"
+
+
 async def read_watermark(conn: AsyncConnection, projection: str) -> int:
     """The projection's watermark; 0 before it has one."""
     position = await conn.scalar(

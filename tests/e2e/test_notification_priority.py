@@ -22,6 +22,7 @@ from board.up import Stack
 from projections.read_models.replay import REBUILD_SCHEMA
 from shared.application.board import Board
 from shared.auth.tokens import issue_access_token
+from shared.domain.event import EventDetails
 from shared.identity import Caller
 from shared.infra.database import event_store_env
 
@@ -135,14 +136,16 @@ def schedule_many(board: Board, start: datetime) -> list[UUID]:
 
     def schedule(_: int) -> UUID:
         scheduled = board.schedule_event(
+            EventDetails(
+                title="Однодневка",
+                description="Скоро закончится",
+                start_time=start,
+                timezone="UTC",
+                location="Тверь",
+                seats=10,
+                tags=[],
+            ),
             caller=ORGANIZER,
-            title="Однодневка",
-            description="Скоро закончится",
-            start_time=start,
-            timezone="UTC",
-            location="Тверь",
-            seats=10,
-            tags=[],
         )
         return scheduled.aggregate.id
 

@@ -24,6 +24,7 @@ from shared.infra.database import event_store_env
 from shared.read_model.migrate import upgrade
 from shared.read_model.schema import notifications
 from shared.settings import Settings
+from tests.builders import event_details
 from tests.integration.outbox_feed import OutboxFeed
 
 LEAD_SECONDS = 3600.0
@@ -61,17 +62,8 @@ class NotifierWorld:
     # --- the write side ---
 
     def schedule(self, *, starts_in: timedelta, **overrides: Any) -> UUID:
-        fields: dict[str, Any] = {
-            "title": "Концерт",
-            "description": "Живая музыка",
-            "start_time": self.clock.now() + starts_in,
-            "timezone": "Europe/Moscow",
-            "location": "Москва",
-            "seats": 100,
-            "tags": [],
-            **overrides,
-        }
-        event_id: UUID = self.board.schedule_event(caller=ORGANIZER, **fields).aggregate.id
+        details = event_details(self.clock.now() + starts_in, **{"seats": 100, **overrides})
+        event_id: UUID = self.board.schedule_event(details, caller=ORGANIZER).aggregate.id
         return event_id
 
     def book(self, event_id: UUID, *users: Caller) -> None:

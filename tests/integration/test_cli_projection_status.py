@@ -13,6 +13,7 @@ from rich.console import Console
 from board.projection_status import ProjectionStatus, read_status, render_status
 from board.setup import set_up
 from shared.application.board import Board
+from shared.domain.event import EventDetails
 from shared.identity import Caller
 from shared.infra.database import event_store_env
 from shared.settings import Settings
@@ -26,14 +27,16 @@ def schedule_events(settings: Settings, count: int) -> int:
         caller = Caller(uuid4(), "organizer")
         return max(
             board.schedule_event(
+                EventDetails(
+                    title=f"Event {n}",
+                    description="About it",
+                    start_time=datetime.now(UTC) + timedelta(days=1),
+                    timezone="Europe/Moscow",
+                    location="Москва",
+                    seats=10,
+                    tags=[],
+                ),
                 caller=caller,
-                title=f"Event {n}",
-                description="About it",
-                start_time=datetime.now(UTC) + timedelta(days=1),
-                timezone="Europe/Moscow",
-                location="Москва",
-                seats=10,
-                tags=[],
             ).position
             for n in range(count)
         )

@@ -21,6 +21,7 @@ from board.environment import replace_settings, settings_environment
 from board.topics import ensure_topics
 from outbox_relay.relay import OutboxRelay
 from shared.application.board import Board
+from shared.domain.event import EventDetails
 from shared.identity import Caller
 from shared.infra.database import event_store_env
 from shared.read_model.migrate import upgrade
@@ -139,14 +140,16 @@ def eventually(probe: Callable[[], bool], what: str, interval: float = 0.05) -> 
 
 def schedule(board: Board, starts_in: timedelta) -> UUID:
     event_id: UUID = board.schedule_event(
+        EventDetails(
+            title="Встреча",
+            description="Для проверки",
+            start_time=datetime.now(UTC) + starts_in,
+            timezone="Europe/Moscow",
+            location="Пермь",
+            seats=BOOKERS,
+            tags=[],
+        ),
         caller=Caller(uuid4(), "organizer"),
-        title="Встреча",
-        description="Для проверки",
-        start_time=datetime.now(UTC) + starts_in,
-        timezone="Europe/Moscow",
-        location="Пермь",
-        seats=BOOKERS,
-        tags=[],
     ).aggregate.id
     return event_id
 

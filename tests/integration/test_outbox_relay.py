@@ -31,6 +31,7 @@ from outbox_relay.publisher import OutboxPublisher
 from outbox_relay.relay import OutboxRelay
 from outbox_relay.republish import republish
 from shared.application.board import Board
+from shared.domain.event import EventDetails
 from shared.identity import Caller
 from shared.infra.database import event_store_env
 from shared.integration.names import EVENTS_STREAM
@@ -117,14 +118,16 @@ def all_published(settings: Settings) -> bool:
 
 def schedule(board: Board, title: str = "Митап") -> UUID:
     saved = board.schedule_event(
+        EventDetails(
+            title=title,
+            description="d",
+            start_time=datetime.now(UTC) + timedelta(days=7),
+            timezone="Europe/Moscow",
+            location="Москва",
+            seats=10,
+            tags=[],
+        ),
         caller=ORGANIZER,
-        title=title,
-        description="d",
-        start_time=datetime.now(UTC) + timedelta(days=7),
-        timezone="Europe/Moscow",
-        location="Москва",
-        seats=10,
-        tags=[],
     )
     return saved.aggregate.id
 

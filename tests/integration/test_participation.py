@@ -18,7 +18,7 @@ from projections.read_models.replay import replay
 from projections.store import apply_batch
 from shared.application.board import Board
 from shared.auth.tokens import issue_access_token
-from shared.domain.event import Event
+from shared.domain.event import Event, EventDetails
 from shared.domain.tag import Tag
 from shared.identity import Caller
 from shared.infra.database import event_store_env
@@ -37,13 +37,15 @@ def scheduled(
     tags: list[str], *, start: datetime = START, organizer_id: UUID | None = None
 ) -> Event:
     return Event.schedule(
-        title="Джем-сейшн",
-        description="Приходите с инструментами",
-        start_time=start,
-        timezone="Europe/Moscow",
-        location="Самара",
-        seats=10,
-        tags=tags,
+        EventDetails(
+            title="Джем-сейшн",
+            description="Приходите с инструментами",
+            start_time=start,
+            timezone="Europe/Moscow",
+            location="Самара",
+            seats=10,
+            tags=tags,
+        ),
         organizer_id=organizer_id or uuid4(),
         organizer_username="org",
         now=start - timedelta(days=3),
@@ -196,14 +198,16 @@ async def test_a_replay_rebuilds_bookings_ratings_and_tags_from_the_event_store(
     try:
         event_ids = [
             board.schedule_event(
+                EventDetails(
+                    title="Лекция",
+                    description="О проекциях",
+                    start_time=START,
+                    timezone="Europe/Moscow",
+                    location="Пермь",
+                    seats=5,
+                    tags=tags,
+                ),
                 caller=Caller(uuid4(), "org"),
-                title="Лекция",
-                description="О проекциях",
-                start_time=START,
-                timezone="Europe/Moscow",
-                location="Пермь",
-                seats=5,
-                tags=tags,
             ).aggregate.id
             for tags in (["Python", "Базы"], ["python"])
         ]

@@ -21,7 +21,7 @@ from projections.read_models.events import EVENTS
 from projections.read_models.replay import replay
 from projections.store import apply_batch, park
 from shared.application.board import Board
-from shared.domain.event import Event
+from shared.domain.event import Event, EventDetails
 from shared.identity import Caller
 from shared.infra.database import event_store_env
 from shared.integration.envelope import Envelope, encode_message
@@ -49,13 +49,15 @@ class Story:
     def __init__(self, first_position: int, location: str = "МОСКВА") -> None:
         self.position = first_position
         self.aggregate = Event.schedule(
-            title="Лекция",
-            description="О проекциях",
-            start_time=NOW + timedelta(days=30),
-            timezone="Europe/Moscow",
-            location=location,
-            seats=50,
-            tags=["python"],
+            EventDetails(
+                title="Лекция",
+                description="О проекциях",
+                start_time=NOW + timedelta(days=30),
+                timezone="Europe/Moscow",
+                location=location,
+                seats=50,
+                tags=["python"],
+            ),
             organizer_id=ORGANIZER.id,
             organizer_username=ORGANIZER.username,
             now=NOW,
@@ -279,14 +281,16 @@ async def test_a_message_the_database_refuses_is_parked_and_the_rest_of_its_batc
 
 def schedule(board: Board, title: str) -> int:
     return board.schedule_event(
+        EventDetails(
+            title=title,
+            description="описание",
+            start_time=datetime.now(UTC) + timedelta(days=7),
+            timezone="Europe/Moscow",
+            location="Казань",
+            seats=10,
+            tags=[],
+        ),
         caller=ORGANIZER,
-        title=title,
-        description="описание",
-        start_time=datetime.now(UTC) + timedelta(days=7),
-        timezone="Europe/Moscow",
-        location="Казань",
-        seats=10,
-        tags=[],
     ).position
 
 
@@ -346,14 +350,16 @@ async def test_a_replay_rebuilds_the_table_the_live_projector_built(
 ) -> None:
     scheduled = [
         board.schedule_event(
+            EventDetails(
+                title=f"событие {n}",
+                description="описание",
+                start_time=datetime.now(UTC) + timedelta(days=7),
+                timezone="Europe/Moscow",
+                location="Казань",
+                seats=10,
+                tags=["a", "b"],
+            ),
             caller=ORGANIZER,
-            title=f"событие {n}",
-            description="описание",
-            start_time=datetime.now(UTC) + timedelta(days=7),
-            timezone="Europe/Moscow",
-            location="Казань",
-            seats=10,
-            tags=["a", "b"],
         ).aggregate.id
         for n in range(30)
     ]

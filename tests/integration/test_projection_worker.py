@@ -20,6 +20,7 @@ from psycopg.rows import dict_row
 
 from board.topics import ensure_topics
 from shared.application.board import Board
+from shared.domain.event import EventDetails
 from shared.identity import Caller
 from shared.infra.database import event_store_env
 from shared.integration.names import EVENTS_STREAM
@@ -135,15 +136,17 @@ def test_a_produced_event_reaches_the_read_model_and_a_duplicate_changes_nothing
 ) -> None:
     read_side = ReadSide(settings.database_url)
     saved = board.schedule_event(
+        EventDetails(
+            title="Митап",
+            description="о потоках",
+            start_time=datetime.now(UTC) + timedelta(days=3),
+            timezone="Europe/Moscow",
+            location="Новосибирск",
+            seats=30,
+            # No tags: a new tag is stored with the event, after it, and would be the position.
+            tags=[],
+        ),
         caller=ORGANIZER,
-        title="Митап",
-        description="о потоках",
-        start_time=datetime.now(UTC) + timedelta(days=3),
-        timezone="Europe/Moscow",
-        location="Новосибирск",
-        seats=30,
-        # No tags: a new tag is stored with the event, after it, and would be the position.
-        tags=[],
     )
     scheduled = read_side.outbox(saved.position)
 

@@ -9,20 +9,13 @@ from shared.application.board import Board
 from shared.application.commits import Saved
 from shared.domain.event import EventView
 from shared.identity import Caller
+from tests.builders import event_details
 
 START = datetime(2026, 12, 1, 12, 0, tzinfo=UTC)
 IN_MEMORY = {"PERSISTENCE_MODULE": "eventsourcing.popo"}
 
 
 def schedule(board: Board, caller: Caller, **overrides: Any) -> Saved[EventView]:
-    fields: dict[str, Any] = {
-        "title": "A",
-        "description": "d",
-        "start_time": START + timedelta(hours=3),
-        "timezone": "UTC",
-        "location": "Омск",
-        "seats": 1,
-        "tags": [],
-    }
-    fields.update(overrides)
-    return board.schedule_event(caller=caller, **fields)
+    given = {"title": "A", "description": "d", "location": "Омск", "timezone": "UTC", "seats": 1}
+    details = event_details(**{"start_time": START + timedelta(hours=3), **given, **overrides})
+    return board.schedule_event(details, caller=caller)

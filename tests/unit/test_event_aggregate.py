@@ -6,6 +6,7 @@ from collections.abc import Callable
 from copy import deepcopy
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal
+from typing import Any
 from uuid import UUID, uuid4
 
 import pytest
@@ -28,6 +29,7 @@ from shared.domain.errors import (
     StartTimeInPast,
 )
 from shared.domain.event import CANCELLED, FINISHED, UPCOMING, Event
+from tests.builders import event_details
 
 NOW = datetime(2026, 12, 1, 12, 0, tzinfo=UTC)
 START = NOW + timedelta(days=1)
@@ -36,21 +38,9 @@ ALICE, BOB = uuid4(), uuid4()
 WINDOW = 3600
 
 
-def scheduled_event(**overrides: object) -> Event:
-    fields: dict[str, object] = {
-        "title": "Концерт",
-        "description": "Описание",
-        "start_time": START,
-        "timezone": "Europe/Moscow",
-        "location": "Москва",
-        "seats": 10,
-        "tags": ["музыка"],
-        "organizer_id": ORGANIZER,
-        "organizer_username": "organizer",
-        "now": NOW,
-    }
-    fields.update(overrides)
-    event = Event.schedule(**fields)  # type: ignore[arg-type]
+def scheduled_event(**overrides: Any) -> Event:
+    details = event_details(**{"start_time": START, "tags": ["музыка"], **overrides})
+    event = Event.schedule(details, organizer_id=ORGANIZER, organizer_username="organizer", now=NOW)
     event.collect_events()
     return event
 
@@ -88,16 +78,7 @@ def recorded(event: Event) -> list[type[object]]:
 
 def test_a_scheduled_event_is_upcoming_with_no_bookings() -> None:
     event = Event.schedule(
-        title="Концерт",
-        description="Описание",
-        start_time=START,
-        timezone="Europe/Moscow",
-        location="Москва",
-        seats=10,
-        tags=[],
-        organizer_id=ORGANIZER,
-        organizer_username="organizer",
-        now=NOW,
+        event_details(START), organizer_id=ORGANIZER, organizer_username="organizer", now=NOW
     )
 
     assert event.status == UPCOMING

@@ -14,8 +14,8 @@ from uuid import UUID, uuid4
 import pytest
 from eventsourcing.persistence import IntegrityError
 
-from shared.application.board import EVENT_SNAPSHOT_INTERVAL, MAX_CONFLICT_RETRIES, Board
-from shared.application.commits import MAX_GROUP_EVENTS, Command, UnitOfWork
+from shared.application.board import EVENT_SNAPSHOT_INTERVAL, Board
+from shared.application.commits import MAX_CONFLICT_RETRIES, MAX_GROUP_EVENTS, Command, UnitOfWork
 from shared.domain.errors import ConcurrentModification, DomainError
 from shared.domain.event import Event
 from shared.identity import Caller

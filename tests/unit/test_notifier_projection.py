@@ -12,6 +12,7 @@ from shared.domain.event import Event
 from shared.integration.envelope import Envelope
 from shared.notifications import caused_key, notification_id
 from shared.read_model.schema import notifications, notifier_fanouts, notifier_participants
+from tests.builders import event_details
 from tests.envelopes import Outbox
 
 NOW = datetime(2026, 11, 30, 12, 0, tzinfo=UTC)
@@ -21,16 +22,7 @@ ORGANIZER, ANNA, BORIS = uuid4(), uuid4(), uuid4()
 
 def concert() -> Event:
     return Event.schedule(
-        title="Концерт",
-        description="Живая музыка",
-        start_time=START,
-        timezone="Europe/Moscow",
-        location="Москва",
-        seats=10,
-        tags=[],
-        organizer_id=ORGANIZER,
-        organizer_username="org",
-        now=NOW,
+        event_details(START), organizer_id=ORGANIZER, organizer_username="org", now=NOW
     )
 
 

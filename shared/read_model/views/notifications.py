@@ -1,17 +1,15 @@
-"""Read-model queries of a user's notifications, in the API's shape, and their read marks.
+"""Read-model queries of a user's notifications, in the API's shape, with their read marks.
 
-Both APIs use them: the query API lists and shows notifications, the command API marks
-them read and answers with the notification as it is then.
+Both APIs use them: the query API lists and shows notifications, the command API answers
+a read mark with the notification as it is then.
 """
 
 from __future__ import annotations
 
-from datetime import datetime
 from typing import Any
 from uuid import UUID
 
 from sqlalchemy import ColumnElement, Select, func, select
-from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from shared.notifications import TYPE_DISPLAY
@@ -77,18 +75,3 @@ async def notification_of(
     )
     row = (await conn.execute(query)).first()
     return None if row is None else _shown(row)
-
-
-async def mark_read(
-    conn: AsyncConnection, user_id: UUID, notification_id: UUID, now: datetime
-) -> dict[str, Any] | None:
-    """Mark the user's notification read (again: no change); None if it is not theirs."""
-    found = await notification_of(conn, user_id, notification_id)
-    if found is None:
-        return None
-    await conn.execute(
-        insert(notification_reads)
-        .values(notification_id=notification_id, read_at=now)
-        .on_conflict_do_nothing()
-    )
-    return {**found, "read": True}

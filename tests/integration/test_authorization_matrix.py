@@ -143,52 +143,34 @@ class Rule:
     statuses: tuple[int, int, int, int]
 
 
+# The statuses of PERSONAS (anonymous, other, owner, staff) that many routes share.
+EVERYONE = (200, 200, 200, 200)
+SIGNED_IN = (401, 200, 200, 200)
+SIGNED_IN_CREATES = (401, 201, 201, 201)
+OWN_NOTIFICATION = (401, 404, 200, 404)
+E, N = "/api/events/{event_id}", "/api/notifications/{notification_id}"
+
 MATRIX = [
-    Rule("GET", "/api/events/", the_event, (200, 200, 200, 200)),
-    Rule("POST", "/api/events/", a_new_event, (401, 201, 201, 201)),
-    Rule("GET", "/api/events/{event_id}/", the_event, (200, 200, 200, 200)),
-    Rule("PATCH", "/api/events/{event_id}/", a_new_title, (401, 403, 200, 200)),
-    Rule("DELETE", "/api/events/{event_id}/", a_fresh_event_of_the_owner, (401, 403, 204, 204)),
-    Rule("POST", "/api/events/{event_id}/book/", the_event, (401, 201, 201, 201)),
-    Rule(
-        "POST",
-        "/api/events/{event_id}/cancel_booking/",
-        the_event_booked_by_the_caller,
-        (401, 200, 200, 200),
-    ),
-    Rule(
-        "POST",
-        "/api/events/{event_id}/rate/",
-        a_past_event_the_caller_attended,
-        (401, 201, 201, 201),
-    ),
-    Rule("GET", "/api/events/{event_id}/history/", the_event, (401, 403, 200, 200)),
-    Rule("GET", "/api/events/my_upcoming_events/", the_event, (401, 200, 200, 200)),
-    Rule("GET", "/api/tags/", the_event, (200, 200, 200, 200)),
-    Rule("POST", "/api/tags/", a_new_tag, (401, 201, 201, 201)),
+    Rule("GET", "/api/events/", the_event, EVERYONE),
+    Rule("POST", "/api/events/", a_new_event, SIGNED_IN_CREATES),
+    Rule("GET", f"{E}/", the_event, EVERYONE),
+    Rule("PATCH", f"{E}/", a_new_title, (401, 403, 200, 200)),
+    Rule("DELETE", f"{E}/", a_fresh_event_of_the_owner, (401, 403, 204, 204)),
+    Rule("POST", f"{E}/book/", the_event, SIGNED_IN_CREATES),
+    Rule("POST", f"{E}/cancel_booking/", the_event_booked_by_the_caller, SIGNED_IN),
+    Rule("POST", f"{E}/rate/", a_past_event_the_caller_attended, SIGNED_IN_CREATES),
+    Rule("GET", f"{E}/history/", the_event, (401, 403, 200, 200)),
+    Rule("GET", "/api/events/my_upcoming_events/", the_event, SIGNED_IN),
+    Rule("GET", "/api/tags/", the_event, EVERYONE),
+    Rule("POST", "/api/tags/", a_new_tag, SIGNED_IN_CREATES),
     Rule("POST", "/api/users/register/", a_new_user, (201, 201, 201, 201)),
-    Rule("POST", "/api/users/login/", the_owners_credentials, (200, 200, 200, 200)),
-    Rule(
-        "POST",
-        "/api/users/token/refresh/",
-        a_fresh_refresh_token_of_the_owner,
-        (200, 200, 200, 200),
-    ),
-    Rule("GET", "/api/users/me/", the_event, (401, 200, 200, 200)),
-    Rule("GET", "/api/notifications/", the_event, (401, 200, 200, 200)),
+    Rule("POST", "/api/users/login/", the_owners_credentials, EVERYONE),
+    Rule("POST", "/api/users/token/refresh/", a_fresh_refresh_token_of_the_owner, EVERYONE),
+    Rule("GET", "/api/users/me/", the_event, SIGNED_IN),
+    Rule("GET", "/api/notifications/", the_event, SIGNED_IN),
     # Somebody else's notification is not found, for staff too.
-    Rule(
-        "GET",
-        "/api/notifications/{notification_id}/",
-        a_fresh_notification_of_the_owner,
-        (401, 404, 200, 404),
-    ),
-    Rule(
-        "POST",
-        "/api/notifications/{notification_id}/read/",
-        a_fresh_notification_of_the_owner,
-        (401, 404, 200, 404),
-    ),
+    Rule("GET", f"{N}/", a_fresh_notification_of_the_owner, OWN_NOTIFICATION),
+    Rule("POST", f"{N}/read/", a_fresh_notification_of_the_owner, OWN_NOTIFICATION),
 ]
 DENIAL_CODES = {
     401: {"not_authenticated"},

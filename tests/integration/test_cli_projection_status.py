@@ -13,10 +13,10 @@ from rich.console import Console
 from board.projection_status import ProjectionStatus, read_status, render_status
 from board.setup import set_up
 from shared.application.board import Board
-from shared.domain.event import EventDetails
 from shared.identity import Caller
 from shared.infra.database import event_store_env
 from shared.settings import Settings
+from tests.builders import event_details
 
 pytestmark = pytest.mark.integration
 
@@ -27,14 +27,10 @@ def schedule_events(settings: Settings, count: int) -> int:
         caller = Caller(uuid4(), "organizer")
         return max(
             board.schedule_event(
-                EventDetails(
+                event_details(
+                    datetime.now(UTC) + timedelta(days=1),
                     title=f"Event {n}",
                     description="About it",
-                    start_time=datetime.now(UTC) + timedelta(days=1),
-                    timezone="Europe/Moscow",
-                    location="Москва",
-                    seats=10,
-                    tags=[],
                 ),
                 caller=caller,
             ).position

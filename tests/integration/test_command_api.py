@@ -11,7 +11,7 @@ from uuid import UUID, uuid4
 import jwt
 import pytest
 from asgi_lifespan import LifespanManager
-from httpx import ASGITransport, AsyncClient
+from httpx import ASGITransport, AsyncClient, Response
 
 from command_api.app import create_app
 from shared.auth.tokens import issue_access_token
@@ -70,6 +70,21 @@ async def create(
     assert response.status_code == 201, response.text
     created: dict[str, Any] = response.json()
     return created
+
+
+async def change(
+    client: AsyncClient,
+    settings: Settings,
+    event_id: str,
+    body: dict[str, Any],
+    user: tuple[UUID, str] = ORGANIZER,
+    *,
+    staff: bool = False,
+) -> Response:
+    """PATCH the event as `user` (the organizer unless said otherwise)."""
+    return await client.patch(
+        f"/api/events/{event_id}/", json=body, headers=bearer(settings, user, staff)
+    )
 
 
 async def test_creating_an_event_answers_the_detail_its_location_and_position(
@@ -140,10 +155,8 @@ async def test_the_organizer_changes_fields_within_the_edit_window(
     event = await create(client, app_settings, clock)
     clock.advance(30)
 
-    response = await client.patch(
-        f"/api/events/{event['id']}/",
-        json={"title": "Новый концерт", "seats": 5, "tags": ["рок"]},
-        headers=bearer(app_settings, ORGANIZER),
+    response = await change(
+        client, app_settings, event["id"], {"title": "Новый концерт", "seats": 5, "tags": ["рок"]}
     )
 
     assert response.status_code == 200, response.text
@@ -163,9 +176,7 @@ async def test_someone_else_may_not_change_the_event(
 ) -> None:
     event = await create(client, app_settings, clock)
 
-    response = await client.patch(
-        f"/api/events/{event['id']}/", json={"title": "Моё"}, headers=bearer(app_settings, STRANGER)
-    )
+    response = await change(client, app_settings, event["id"], {"title": "Моё"}, STRANGER)
 
     assert response.status_code == 403
     assert response.json()["code"] == "not_organizer"
@@ -177,10 +188,8 @@ async def test_staff_may_change_the_event_after_the_edit_window(
     event = await create(client, app_settings, clock)
     clock.advance(120)
 
-    response = await client.patch(
-        f"/api/events/{event['id']}/",
-        json={"location": "Казань"},
-        headers=bearer(app_settings, STAFF, is_staff=True),
+    response = await change(
+        client, app_settings, event["id"], {"location": "Казань"}, STAFF, staff=True
     )
 
     assert response.status_code == 200
@@ -191,9 +200,7 @@ async def test_staff_may_change_the_event_after_the_edit_window(
 async def test_changing_an_unknown_event_is_not_found(
     client: AsyncClient, app_settings: Settings, event_id: str
 ) -> None:
-    response = await client.patch(
-        f"/api/events/{event_id}/", json={"title": "x"}, headers=bearer(app_settings, ORGANIZER)
-    )
+    response = await change(client, app_settings, event_id, {"title": "x"})
 
     assert response.status_code == 404
     assert response.json()["code"] == "event_not_found"
@@ -205,11 +212,7 @@ async def test_changes_after_the_edit_window_are_refused(
     event = await create(client, app_settings, clock)
     clock.advance(61)
 
-    response = await client.patch(
-        f"/api/events/{event['id']}/",
-        json={"title": "Поздно"},
-        headers=bearer(app_settings, ORGANIZER),
-    )
+    response = await change(client, app_settings, event["id"], {"title": "Поздно"})
 
     assert response.status_code == 403
     assert response.json()["code"] == "edit_window_closed"
@@ -220,11 +223,7 @@ async def test_a_status_change_is_an_invalid_transition_for_now(
 ) -> None:
     event = await create(client, app_settings, clock)
 
-    response = await client.patch(
-        f"/api/events/{event['id']}/",
-        json={"status": "finished"},
-        headers=bearer(app_settings, ORGANIZER),
-    )
+    response = await change(client, app_settings, event["id"], {"status": "finished"})
 
     assert response.status_code == 400
     assert response.json()["code"] == "invalid_status_transition"
@@ -235,9 +234,7 @@ async def test_a_null_field_in_a_change_is_a_validation_error(
 ) -> None:
     event = await create(client, app_settings, clock)
 
-    response = await client.patch(
-        f"/api/events/{event['id']}/", json={"title": None}, headers=bearer(app_settings, ORGANIZER)
-    )
+    response = await change(client, app_settings, event["id"], {"title": None})
 
     assert response.status_code == 400
     assert list(response.json()["errors"]) == ["title"]

@@ -9,7 +9,7 @@ import subprocess
 import sys
 import threading
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from uuid import UUID, uuid4
@@ -21,11 +21,12 @@ from board.environment import replace_settings, settings_environment
 from board.topics import ensure_topics
 from outbox_relay.relay import OutboxRelay
 from shared.application.board import Board
-from shared.domain.event import EventDetails
 from shared.identity import Caller
 from shared.infra.database import event_store_env
 from shared.read_model.migrate import upgrade
 from shared.settings import Settings
+from tests.builders import event_details
+from tests.waiting import eventually
 
 pytestmark = pytest.mark.integration
 
@@ -130,24 +131,14 @@ def undelivered(settings: Settings) -> int:
     return pending
 
 
-def eventually(probe: Callable[[], bool], what: str, interval: float = 0.05) -> None:
-    deadline = time.monotonic() + WAIT_SECONDS
-    while not probe():
-        if time.monotonic() > deadline:
-            raise AssertionError(f"gave up waiting for {what}")
-        time.sleep(interval)
-
-
 def schedule(board: Board, starts_in: timedelta) -> UUID:
     event_id: UUID = board.schedule_event(
-        EventDetails(
+        event_details(
+            datetime.now(UTC) + starts_in,
             title="Встреча",
             description="Для проверки",
-            start_time=datetime.now(UTC) + starts_in,
-            timezone="Europe/Moscow",
             location="Пермь",
             seats=BOOKERS,
-            tags=[],
         ),
         caller=Caller(uuid4(), "organizer"),
     ).aggregate.id
@@ -170,14 +161,27 @@ def test_every_booking_is_notified_and_reminded_once_by_rival_notifiers_one_of_t
     assert datetime.now(UTC) < scheduled_at + timedelta(seconds=BOOKING_SECONDS)
 
     # Killed as soon as it has done some of the work (most likely inside a batch).
-    eventually(lambda: count(short_settings, "booking")[0] > 0, "the first notifications", 0.005)
+    eventually(
+        lambda: count(short_settings, "booking")[0] > 0,
+        "the first notifications",
+        timeout=WAIT_SECONDS,
+        interval=0.005,
+    )
     victim.send_signal(signal.SIGKILL)
     victim.wait()
     notifiers.start()
 
-    eventually(lambda: count(short_settings, "booking")[0] >= total, "every booking notice")
-    eventually(lambda: count(short_settings, "reminder")[0] >= total, "every reminder")
-    eventually(lambda: undelivered(short_settings) == 0, "every delivery")
+    eventually(
+        lambda: count(short_settings, "booking")[0] >= total,
+        "every booking notice",
+        timeout=WAIT_SECONDS,
+    )
+    eventually(
+        lambda: count(short_settings, "reminder")[0] >= total,
+        "every reminder",
+        timeout=WAIT_SECONDS,
+    )
+    eventually(lambda: undelivered(short_settings) == 0, "every delivery", timeout=WAIT_SECONDS)
     time.sleep(2 * short_settings.scheduler_tick_seconds)
     assert count(short_settings, "booking") == (total, total)
     assert count(short_settings, "reminder") == (total, total)

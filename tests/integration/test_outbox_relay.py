@@ -9,7 +9,7 @@ import subprocess
 import sys
 import threading
 import time
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Iterator, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -31,12 +31,13 @@ from outbox_relay.publisher import OutboxPublisher
 from outbox_relay.relay import OutboxRelay
 from outbox_relay.republish import republish
 from shared.application.board import Board
-from shared.domain.event import EventDetails
 from shared.identity import Caller
 from shared.infra.database import event_store_env
 from shared.integration.names import EVENTS_STREAM
 from shared.read_model.schema import watermarks
 from shared.settings import Settings
+from tests.builders import event_details
+from tests.waiting import eventually
 
 pytestmark = pytest.mark.integration
 
@@ -95,14 +96,6 @@ class TopicReader:
         self._consumer.close()
 
 
-def wait_until(condition: Callable[[], bool], what: str) -> None:
-    deadline = time.monotonic() + WAIT_SECONDS
-    while not condition():
-        if time.monotonic() > deadline:
-            raise AssertionError(f"timed out waiting until {what}")
-        time.sleep(0.02)
-
-
 def outbox_rows(settings: Settings) -> list[OutboxRow]:
     with psycopg.connect(settings.database_url) as conn:
         rows = conn.execute(
@@ -118,15 +111,7 @@ def all_published(settings: Settings) -> bool:
 
 def schedule(board: Board, title: str = "Митап") -> UUID:
     saved = board.schedule_event(
-        EventDetails(
-            title=title,
-            description="d",
-            start_time=datetime.now(UTC) + timedelta(days=7),
-            timezone="Europe/Moscow",
-            location="Москва",
-            seats=10,
-            tags=[],
-        ),
+        event_details(datetime.now(UTC) + timedelta(days=7), title=title, description="d"),
         caller=ORGANIZER,
     )
     return saved.aggregate.id
@@ -181,7 +166,11 @@ def test_every_committed_event_reaches_kafka_in_outbox_order_per_aggregate(
     # When the relay runs
     with running(OutboxRelay(settings)):
         delivered = reader.read_until(12)
-        wait_until(lambda: all_published(settings), "every outbox row is marked published")
+        eventually(
+            lambda: all_published(settings),
+            "every outbox row is marked published",
+            timeout=WAIT_SECONDS,
+        )
 
     # Then each aggregate's messages arrived once each, keyed by its id, in outbox order
     rows = outbox_rows(settings)
@@ -321,7 +310,11 @@ def test_a_relay_killed_between_ack_and_mark_loses_nothing_and_sends_again(
 
     # When a fresh relay starts
     with running(OutboxRelay(settings)):
-        wait_until(lambda: all_published(settings), "every outbox row is marked published")
+        eventually(
+            lambda: all_published(settings),
+            "every outbox row is marked published",
+            timeout=WAIT_SECONDS,
+        )
         delivered = reader.read_until(10)
 
     # Then every position was delivered again, after its first delivery
@@ -338,11 +331,15 @@ def test_a_standby_relay_takes_over_when_the_active_one_stops(
     # Given an active relay and a second one started after it
     first, second = OutboxRelay(settings), OutboxRelay(settings)
     with running(first) as first_thread:
-        wait_until(lambda: first.is_active, "the first relay is active")
+        eventually(lambda: first.is_active, "the first relay is active", timeout=WAIT_SECONDS)
         with running(second):
             schedule(board, "При первом")
             reader.read_until(1)
-            wait_until(lambda: all_published(settings), "the first relay marked its row")
+            eventually(
+                lambda: all_published(settings),
+                "the first relay marked its row",
+                timeout=WAIT_SECONDS,
+            )
             assert not second.is_active
 
             # When the active relay stops
@@ -352,7 +349,11 @@ def test_a_standby_relay_takes_over_when_the_active_one_stops(
 
             # Then the standby relay publishes what is written next
             delivered = reader.read_until(2)
-            wait_until(lambda: all_published(settings), "the second relay marked its row")
+            eventually(
+                lambda: all_published(settings),
+                "the second relay marked its row",
+                timeout=WAIT_SECONDS,
+            )
             assert second.is_active
     assert [d.message["data"]["title"] for d in delivered] == ["При первом", "При втором"]
 
@@ -363,7 +364,7 @@ def test_publishing_goes_on_when_the_active_relays_connection_dies(
     # Given an active relay and a second one started after it
     first, second = OutboxRelay(settings), OutboxRelay(settings)
     with running(first):
-        wait_until(lambda: first.is_active, "the first relay is active")
+        eventually(lambda: first.is_active, "the first relay is active", timeout=WAIT_SECONDS)
         with running(second):
             # When the server ends the session that holds the relay lock
             with psycopg.connect(settings.database_url, autocommit=True) as conn:
@@ -378,8 +379,16 @@ def test_publishing_goes_on_when_the_active_relays_connection_dies(
 
             # Then one relay takes the lock again and publishes everything
             reader.read_until(3)
-            wait_until(lambda: all_published(settings), "every outbox row is marked published")
-            wait_until(lambda: first.is_active != second.is_active, "exactly one relay is active")
+            eventually(
+                lambda: all_published(settings),
+                "every outbox row is marked published",
+                timeout=WAIT_SECONDS,
+            )
+            eventually(
+                lambda: first.is_active != second.is_active,
+                "exactly one relay is active",
+                timeout=WAIT_SECONDS,
+            )
 
 
 def test_the_relay_process_publishes_until_sigterm_and_then_exits_cleanly(
@@ -409,7 +418,11 @@ def test_the_relay_process_publishes_until_sigterm_and_then_exits_cleanly(
 
         # Then the process publishes it, and stops on SIGTERM
         reader.read_until(1)
-        wait_until(lambda: all_published(settings), "the outbox row is marked published")
+        eventually(
+            lambda: all_published(settings),
+            "the outbox row is marked published",
+            timeout=WAIT_SECONDS,
+        )
         process.send_signal(signal.SIGTERM)
         assert process.wait(timeout=WAIT_SECONDS) == 0
     finally:
@@ -426,7 +439,11 @@ def test_republish_sends_the_same_ids_and_positions_again(
     schedule(board, "Другое")
     with running(OutboxRelay(settings)):
         original = reader.read_until(5)
-        wait_until(lambda: all_published(settings), "every outbox row is marked published")
+        eventually(
+            lambda: all_published(settings),
+            "every outbox row is marked published",
+            timeout=WAIT_SECONDS,
+        )
 
     # When the event store is republished from the third position on
     sent = republish(settings, from_position=3)

@@ -18,13 +18,14 @@ from projections.read_models.replay import replay
 from projections.store import apply_batch
 from shared.application.board import Board
 from shared.auth.tokens import issue_access_token
-from shared.domain.event import Event, EventDetails
+from shared.domain.event import Event
 from shared.domain.tag import Tag
 from shared.identity import Caller
 from shared.infra.database import event_store_env
 from shared.integration.envelope import Envelope
 from shared.read_model.schema import bookings, tags
 from shared.settings import Settings
+from tests.builders import event_details
 from tests.envelopes import Outbox
 
 pytestmark = pytest.mark.integration
@@ -37,13 +38,11 @@ def scheduled(
     tags: list[str], *, start: datetime = START, organizer_id: UUID | None = None
 ) -> Event:
     return Event.schedule(
-        EventDetails(
+        event_details(
+            start,
             title="Джем-сейшн",
             description="Приходите с инструментами",
-            start_time=start,
-            timezone="Europe/Moscow",
             location="Самара",
-            seats=10,
             tags=tags,
         ),
         organizer_id=organizer_id or uuid4(),
@@ -198,11 +197,10 @@ async def test_a_replay_rebuilds_bookings_ratings_and_tags_from_the_event_store(
     try:
         event_ids = [
             board.schedule_event(
-                EventDetails(
+                event_details(
+                    START,
                     title="Лекция",
                     description="О проекциях",
-                    start_time=START,
-                    timezone="Europe/Moscow",
                     location="Пермь",
                     seats=5,
                     tags=tags,

@@ -21,7 +21,7 @@ from projections.read_models.events import EVENTS
 from projections.read_models.replay import replay
 from projections.store import apply_batch, park
 from shared.application.board import Board
-from shared.domain.event import Event, EventDetails
+from shared.domain.event import Event
 from shared.identity import Caller
 from shared.infra.database import event_store_env
 from shared.integration.envelope import Envelope, encode_message
@@ -36,6 +36,7 @@ from shared.read_model.watermarks import (
     read_watermark,
 )
 from shared.settings import Settings
+from tests.builders import event_details
 
 pytestmark = pytest.mark.integration
 
@@ -49,11 +50,10 @@ class Story:
     def __init__(self, first_position: int, location: str = "МОСКВА") -> None:
         self.position = first_position
         self.aggregate = Event.schedule(
-            EventDetails(
+            event_details(
+                NOW + timedelta(days=30),
                 title="Лекция",
                 description="О проекциях",
-                start_time=NOW + timedelta(days=30),
-                timezone="Europe/Moscow",
                 location=location,
                 seats=50,
                 tags=["python"],
@@ -281,14 +281,11 @@ async def test_a_message_the_database_refuses_is_parked_and_the_rest_of_its_batc
 
 def schedule(board: Board, title: str) -> int:
     return board.schedule_event(
-        EventDetails(
+        event_details(
+            datetime.now(UTC) + timedelta(days=7),
             title=title,
             description="описание",
-            start_time=datetime.now(UTC) + timedelta(days=7),
-            timezone="Europe/Moscow",
             location="Казань",
-            seats=10,
-            tags=[],
         ),
         caller=ORGANIZER,
     ).position
@@ -350,13 +347,10 @@ async def test_a_replay_rebuilds_the_table_the_live_projector_built(
 ) -> None:
     scheduled = [
         board.schedule_event(
-            EventDetails(
+            event_details(
+                datetime.now(UTC) + timedelta(days=7),
                 title=f"событие {n}",
-                description="описание",
-                start_time=datetime.now(UTC) + timedelta(days=7),
-                timezone="Europe/Moscow",
                 location="Казань",
-                seats=10,
                 tags=["a", "b"],
             ),
             caller=ORGANIZER,

@@ -6,8 +6,7 @@ import os
 import signal
 import subprocess
 import sys
-import time
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any, TypeVar
@@ -20,12 +19,13 @@ from psycopg.rows import dict_row
 
 from board.topics import ensure_topics
 from shared.application.board import Board
-from shared.domain.event import EventDetails
 from shared.identity import Caller
 from shared.infra.database import event_store_env
 from shared.integration.names import EVENTS_STREAM
 from shared.read_model.migrate import upgrade
 from shared.settings import Settings
+from tests.builders import event_details
+from tests.waiting import eventually
 
 pytestmark = pytest.mark.integration
 
@@ -84,15 +84,6 @@ def producer(settings: Settings) -> Iterator[KafkaProducer]:
     producer.close()
 
 
-def eventually(probe: Callable[[], T | None], what: str) -> T:
-    deadline = time.monotonic() + WAIT_SECONDS
-    while (found := probe()) is None:
-        if time.monotonic() > deadline:
-            raise AssertionError(f"gave up waiting for {what}")
-        time.sleep(0.05)
-    return found
-
-
 class ReadSide:
     def __init__(self, database_url: str) -> None:
         self.database_url = database_url
@@ -136,15 +127,12 @@ def test_a_produced_event_reaches_the_read_model_and_a_duplicate_changes_nothing
 ) -> None:
     read_side = ReadSide(settings.database_url)
     saved = board.schedule_event(
-        EventDetails(
+        event_details(
+            datetime.now(UTC) + timedelta(days=3),
             title="Митап",
             description="о потоках",
-            start_time=datetime.now(UTC) + timedelta(days=3),
-            timezone="Europe/Moscow",
             location="Новосибирск",
             seats=30,
-            # No tags: a new tag is stored with the event, after it, and would be the position.
-            tags=[],
         ),
         caller=ORGANIZER,
     )
@@ -152,12 +140,18 @@ def test_a_produced_event_reaches_the_read_model_and_a_duplicate_changes_nothing
 
     publish(producer, settings, scheduled)
 
-    first = eventually(lambda: read_side.row(saved.aggregate.id, 1), "the scheduled event")
-    eventually(lambda: read_side.watermark_at(saved.position), "the watermark")
+    first = eventually(
+        lambda: read_side.row(saved.aggregate.id, 1), "the scheduled event", timeout=WAIT_SECONDS
+    )
+    eventually(
+        lambda: read_side.watermark_at(saved.position), "the watermark", timeout=WAIT_SECONDS
+    )
     updated = board.update_event(saved.aggregate.id, caller=ORGANIZER, changes={"title": "Доклад"})
     # Same key, same partition: the update is consumed after the duplicate.
     publish(producer, settings, scheduled, read_side.outbox(updated.position))
-    second = eventually(lambda: read_side.row(saved.aggregate.id, 2), "the update")
+    second = eventually(
+        lambda: read_side.row(saved.aggregate.id, 2), "the update", timeout=WAIT_SECONDS
+    )
     assert second == {
         **first,
         "title": "Доклад",
@@ -169,6 +163,6 @@ def test_a_produced_event_reaches_the_read_model_and_a_duplicate_changes_nothing
     assert "доклад" in second["search_vector"]
     assert second["updated_at"] > first["updated_at"]
     assert read_side.query("SELECT * FROM read_model.parked_messages") == []
-    assert eventually(lambda: read_side.watermark_at(updated.position), "the watermark") == (
-        updated.position
-    )
+    assert eventually(
+        lambda: read_side.watermark_at(updated.position), "the watermark", timeout=WAIT_SECONDS
+    ) == (updated.position)

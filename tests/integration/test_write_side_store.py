@@ -18,10 +18,10 @@ from shared.application.commits import PendingResponse
 from shared.application.idempotency import IDEMPOTENCY_KWARG, Idempotency, KeptResponse, Replayed
 from shared.clock import ManualClock
 from shared.domain.errors import IdempotencyKeyReused
-from shared.domain.event import EventDetails
 from shared.identity import Caller
 from shared.infra.database import event_store_env
 from shared.settings import Settings
+from tests.builders import event_details
 
 pytestmark = pytest.mark.integration
 
@@ -50,14 +50,13 @@ def key(fingerprint: str = "POST /book/") -> Idempotency:
 
 def schedule(board: Board, seats: int = 10) -> UUID:
     return board.schedule_event(
-        EventDetails(
+        event_details(
+            board.clock.now() + timedelta(days=3),
             title="Лекция",
             description="О хранилище",
-            start_time=board.clock.now() + timedelta(days=3),
             timezone="UTC",
             location="Пермь",
             seats=seats,
-            tags=[],
         ),
         caller=ORGANIZER,
     ).aggregate.id

@@ -5,26 +5,19 @@ from __future__ import annotations
 import io
 import os
 import sys
-import time
 from collections.abc import Callable, Iterator
 
 import pytest
 from rich.console import Console
 
 from board.supervisor import ChildSpec, RestartPolicy, Supervisor
+from tests.waiting import eventually
 
 FAST = RestartPolicy(first_delay=0.05, max_delay=0.05, stable_after=60.0, give_up_after=50)
 
 
 def python(code: str) -> tuple[str, ...]:
     return (sys.executable, "-c", code)
-
-
-def eventually(condition: Callable[[], bool], timeout: float = 10.0) -> None:
-    deadline = time.monotonic() + timeout
-    while not condition():
-        assert time.monotonic() < deadline, "the condition never held"
-        time.sleep(0.02)
 
 
 class Run:
@@ -71,7 +64,7 @@ def test_each_line_of_a_child_is_prefixed_with_its_name(run: Callable[..., Run])
         ChildSpec("gateway", python("import time; time.sleep(30)"), "green"),
     )
 
-    eventually(lambda: "two" in running.text())
+    eventually(lambda: "two" in running.text(), "the second child's output", timeout=10)
 
     assert "relay   | one\n" in running.text()
     assert "relay   | two\n" in running.text()
@@ -80,7 +73,7 @@ def test_each_line_of_a_child_is_prefixed_with_its_name(run: Callable[..., Run])
 def test_a_child_that_dies_is_started_again(run: Callable[..., Run]) -> None:
     running = run(ChildSpec("relay", python("print('started'); raise SystemExit(3)"), "cyan"))
 
-    eventually(lambda: running.text().count("started") >= 3)
+    eventually(lambda: running.text().count("started") >= 3, "three starts", timeout=10)
 
     assert not running.supervisor.gave_up
 
@@ -101,7 +94,7 @@ def test_stopping_lets_children_finish_their_shutdown(run: Callable[..., Run]) -
         "time.sleep(30)\n"
     )
     running = run(ChildSpec("projector", python(graceful), "magenta"))
-    eventually(lambda: "ready" in running.text())
+    eventually(lambda: "ready" in running.text(), "the child to be ready", timeout=10)
 
     running.supervisor.stop()
 
@@ -117,7 +110,7 @@ def test_stopping_kills_a_child_that_ignores_sigterm(run: Callable[..., Run]) ->
         "time.sleep(60)\n"
     )
     running = run(ChildSpec("relay", python(stubborn), "cyan"), grace=0.3)
-    eventually(lambda: "ready" in running.text())
+    eventually(lambda: "ready" in running.text(), "the child to be ready", timeout=10)
     process = running.supervisor.children[0].process
     assert process is not None
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import logging
 import sys
 from collections.abc import Callable, Sequence
 
@@ -10,7 +11,7 @@ from pydantic import ValidationError
 
 from board import commands
 from board.logs import configure_logging
-from shared.settings import Settings
+from shared.settings import Settings, SettingsError
 
 Command = Callable[[Settings, argparse.Namespace], int]
 
@@ -116,7 +117,11 @@ def main(argv: Sequence[str] | None = None) -> int:
         return 2
     configure_logging("board", settings.log_level)
     command: Command = args.command_fn
-    return command(settings, args)
+    try:
+        return command(settings, args)
+    except SettingsError as error:
+        logging.getLogger("board").error("invalid settings: %s", error)
+        return 2
 
 
 if __name__ == "__main__":

@@ -13,7 +13,7 @@ from typing import Any
 from rich.console import Console
 
 from board.environment import replace_settings
-from shared.settings import Settings
+from shared.settings import Section, Settings
 
 logger = logging.getLogger(__name__)
 
@@ -26,9 +26,11 @@ def _with_address(settings: Settings, args: Namespace) -> Settings:
 
 
 def up(settings: Settings, args: Namespace) -> int:
+    from board.secret import with_secret
     from board.up import run_up
 
-    return run_up(_with_address(settings, args), workers=args.workers)
+    ready = with_secret(_with_address(settings, args)).check_for(Section.TOKENS, Section.DELIVERY)
+    return run_up(ready, workers=args.workers)
 
 
 def setup(settings: Settings, args: Namespace) -> int:
@@ -39,9 +41,10 @@ def setup(settings: Settings, args: Namespace) -> int:
 
 
 def serve(settings: Settings, args: Namespace) -> int:
+    from board.secret import with_secret
     from gateway.main import serve as serve_gateway
 
-    serve_gateway(_with_address(settings, args))
+    serve_gateway(with_secret(_with_address(settings, args)))
     return 0
 
 

@@ -3,6 +3,6 @@
 from __future__ import annotations
 
 from command_api.app import create_app
-from shared.settings import Settings
+from shared.settings import Section, Settings
 
-app = create_app(Settings())
+app = create_app(Settings().check_for(Section.TOKENS))

@@ -8,7 +8,7 @@ from types import FrameType
 import uvicorn
 
 from gateway.app import create_app
-from shared.settings import Settings
+from shared.settings import Section, Settings
 
 GRACEFUL_SHUTDOWN_SECONDS = 10
 _STOP_SIGNALS = (signal.SIGINT, signal.SIGTERM)
@@ -20,6 +20,7 @@ def _already_handled(_signal: int, _frame: FrameType | None) -> None:
 
 def serve(settings: Settings) -> None:
     """Serve until SIGINT or SIGTERM, finish the requests in flight, then return."""
+    settings.check_for(Section.TOKENS)
     config = uvicorn.Config(
         create_app(settings),
         host=settings.host,

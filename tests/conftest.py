@@ -68,6 +68,8 @@ def database_url(postgres_server_url: str) -> Iterator[str]:
 def settings_for(database_url: str, kafka_bootstrap: str) -> Settings:
     """Settings of a test: its own database and topics, a secret of its own."""
     return Settings(
+        # A developer's own `.env` must not reach the tests.
+        _env_file=None,
         env="test",
         secret_key=f"test-secret-{uuid4().hex}",
         database_url=database_url,

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import pytest
 
 from board import commands
@@ -75,7 +77,17 @@ def test_incomplete_or_unknown_commands_are_refused(argv: list[str]) -> None:
 
 
 def test_invalid_settings_stop_a_command_before_it_runs(monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setenv("BOARD_ENV", "production")
-    monkeypatch.delenv("BOARD_SECRET_KEY", raising=False)
+    monkeypatch.setenv("BOARD_PORT", "not-a-port")
 
     assert main(["projections", "status"]) == 2
+
+
+def test_a_production_server_without_a_secret_of_its_own_does_not_start(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    monkeypatch.setenv("BOARD_ENV", "production")
+    monkeypatch.setenv("BOARD_DATA_DIR", str(tmp_path))
+    monkeypatch.delenv("BOARD_SECRET_KEY", raising=False)
+
+    assert main(["serve"]) == 2
+    assert list(tmp_path.iterdir()) == []

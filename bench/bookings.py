@@ -199,6 +199,7 @@ def main() -> None:
                 partial(bookings.run, options.seconds),
                 describe,
                 prepare=partial(bookings.prepare, mode),
+                operations="booked",
             )
             if options.py_spy:
                 with harness.profiled(

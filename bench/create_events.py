@@ -200,7 +200,12 @@ def main() -> None:
         for mode in ["http", "bare"] if options.bare else ["http"]:
             load(mode, options.warmup)
             sections[mode] = harness.measured_runs(
-                bench, loader, options, partial(load, mode, options.seconds), describe
+                bench,
+                loader,
+                options,
+                partial(load, mode, options.seconds),
+                describe,
+                operations="created",
             )
             if options.py_spy:
                 label = f"{NAME}-{mode}"

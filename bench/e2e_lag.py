@@ -186,6 +186,7 @@ def main() -> None:
                 f"{run['writes_per_s']:.0f} writes/s, lag p50 {run['lag_p50_ms']}"
                 f" p99 {run['lag_p99_ms']} ms, statuses {run['statuses']}"
             ),
+            operations="writes",
         )
         if options.py_spy:
             with harness.profiled(

@@ -47,6 +47,11 @@ REPO = Path(__file__).resolve().parent.parent
 RESULTS_DIR = REPO / "bench" / "results"
 WORK_DIR = Path(tempfile.gettempdir()) / "event-board-bench"
 CLOCK_TICKS = os.sysconf("SC_CLK_TCK")
+# A run during which processes outside the benchmark used more than this much of one core
+# is measured again, and marked disturbed if it never was quiet enough.
+DISTURBED_ABOVE_PCT = 10.0
+# Groups of the CPU table that are not the stack: the load generator and everything else.
+NOT_STACK = frozenset({"load", "kernel", "others", "machine"})
 
 P = ParamSpec("P")
 T = TypeVar("T")
@@ -71,9 +76,10 @@ def parser(name: str, description: str) -> argparse.ArgumentParser:
     cli.add_argument(
         "--quiet-below",
         type=float,
-        default=25.0,
+        default=DISTURBED_ABOVE_PCT,
         metavar="PCT",
-        help="before each run, wait until other processes use less CPU than this (default 25)",
+        help="before each run, wait until other processes use less CPU than this"
+        f" (default {DISTURBED_ABOVE_PCT:g})",
     )
     cli.add_argument(
         "--quiet-wait", type=float, default=120.0, help="longest wait for quiet, s (default 120)"
@@ -81,9 +87,15 @@ def parser(name: str, description: str) -> argparse.ArgumentParser:
     cli.add_argument(
         "--max-others",
         type=float,
-        default=50.0,
+        default=DISTURBED_ABOVE_PCT,
         metavar="PCT",
-        help="measure a run again if other processes used more CPU than this (default 50)",
+        help="measure a run again, and mark it disturbed if it stays so, when other processes"
+        f" used more CPU than this, %% of one core (default {DISTURBED_ABOVE_PCT:g})",
+    )
+    cli.add_argument(
+        "--pg-sessions",
+        action="store_true",
+        help="sample what PostgreSQL's sessions do during each run (costs CPU of its own)",
     )
     cli.add_argument(
         "--retries", type=int, default=3, help="most repeats of one disturbed run (default 3)"
@@ -125,7 +137,16 @@ def medians(runs: Sequence[Mapping[str, Any]]) -> dict[str, float]:
 def show(title: str, runs: Sequence[Mapping[str, Any]], columns: Mapping[str, str]) -> None:
     """Print one row per run and the medians of `columns` (key: header), then a CPU table."""
     _print_table(title, runs, columns)
-    cpu = {k: k.removeprefix("cpu_").removesuffix("_pct") for k in runs[0] if k.startswith("cpu_")}
+    per_op = {
+        k: k.removeprefix("cpu_ms_per_op_") for k in runs[0] if k.startswith("cpu_ms_per_op_")
+    }
+    if per_op:
+        _print_table("CPU ms per operation, by process (stack: all but the load)", runs, per_op)
+    cpu = {
+        k: k.removeprefix("cpu_").removesuffix("_pct")
+        for k in runs[0]
+        if k.startswith("cpu_") and k.endswith("_pct")
+    }
     if cpu:
         _print_table("CPU, % of one core (the machine has 200 %)", runs, cpu)
     sessions = {
@@ -232,28 +253,34 @@ def _with_descendants(pid: int, children: Mapping[int, list[int]]) -> list[int]:
 
 
 def _cpu_seconds(pid: int) -> float:
+    """The CPU a process used, and its children that exited and were waited for: a
+    PostgreSQL backend that ends during a run still counts, in its postmaster."""
     try:
         with open(f"/proc/{pid}/stat") as stat:
             fields = stat.read().rsplit(")", 1)[1].split()
     except OSError:
         return 0.0
-    # utime and stime are fields 14 and 15 of the whole line, 12 and 13 after the name.
-    return (int(fields[11]) + int(fields[12])) / CLOCK_TICKS
+    # utime, stime, cutime and cstime are fields 14 to 17 of the whole line, 12 to 15 after
+    # the name.
+    return sum(int(f) for f in fields[11:15]) / CLOCK_TICKS
 
 
-def _machine_busy_seconds() -> tuple[float, float]:
-    """CPU seconds busy and in total over all cores since boot."""
+def _machine_seconds() -> tuple[float, float, float]:
+    """CPU seconds busy, spent on interrupts (the kernel's own network work), and in total,
+    over all cores since boot."""
     with open("/proc/stat") as stat:
         ticks = [int(t) for t in stat.readline().split()[1:]]
     idle = ticks[3] + ticks[4]
-    return (sum(ticks) - idle) / CLOCK_TICKS, sum(ticks) / CLOCK_TICKS
+    interrupts = ticks[5] + ticks[6]
+    return (sum(ticks) - idle) / CLOCK_TICKS, interrupts / CLOCK_TICKS, sum(ticks) / CLOCK_TICKS
 
 
 @dataclass
 class CpuSnapshot:
     at: float
-    per_pid: dict[int, float]
+    per_group: dict[str, float]
     machine_busy: float
+    machine_interrupts: float
     machine_total: float
 
 
@@ -261,24 +288,29 @@ class CpuSnapshot:
 class CpuMeter:
     """CPU used per process group (relay, projector, gateway, postgres, broker) over a span.
 
-    Counts a process's own time plus its descendants' that are still alive; PostgreSQL
-    backends are children of the postmaster, so the group "postgres" covers them. "others"
-    is whatever else kept the machine busy (other people's work on a shared machine).
+    A group is a process and its descendants; those that exit during the span count through
+    the parent that waited for them (PostgreSQL backends are children of the postmaster).
+    `kernel` is interrupt time (loopback networking, the disk), which no process is charged
+    with; `others` is whatever else kept the machine busy: other people's work.
     """
 
     roots: Mapping[str, int]
     # Processes counted without their descendants: the benchmark's own.
     singles: Mapping[str, int] = field(default_factory=dict)
     _start: CpuSnapshot | None = field(default=None, init=False)
-    _groups: dict[str, list[int]] = field(default_factory=dict, init=False)
 
     def _snapshot(self) -> CpuSnapshot:
         children = _children_by_parent()
-        self._groups = {name: _with_descendants(pid, children) for name, pid in self.roots.items()}
-        self._groups.update({name: [pid] for name, pid in self.singles.items()})
-        pids = {pid for group in self._groups.values() for pid in group}
-        busy, total = _machine_busy_seconds()
-        return CpuSnapshot(time.monotonic(), {p: _cpu_seconds(p) for p in pids}, busy, total)
+        groups = {name: _with_descendants(pid, children) for name, pid in self.roots.items()}
+        groups.update({name: [pid] for name, pid in self.singles.items()})
+        busy, interrupts, total = _machine_seconds()
+        return CpuSnapshot(
+            time.monotonic(),
+            {name: sum(map(_cpu_seconds, pids)) for name, pids in groups.items()},
+            busy,
+            interrupts,
+            total,
+        )
 
     def start(self) -> None:
         self._start = self._snapshot()
@@ -289,16 +321,37 @@ class CpuMeter:
         end = self._snapshot()
         elapsed = end.at - self._start.at
         usage: dict[str, float] = {}
-        for name, pids in self._groups.items():
-            used = sum(end.per_pid[p] - self._start.per_pid.get(p, 0.0) for p in pids)
+        for name, seconds in end.per_group.items():
+            used = max(0.0, seconds - self._start.per_group.get(name, 0.0))
             usage[f"cpu_{name}_pct"] = round(100 * used / elapsed, 1)
         cores = os.cpu_count() or 1
-        busy = end.machine_busy - self._start.machine_busy
         total = end.machine_total - self._start.machine_total
-        machine_pct = 100 * cores * busy / total if total else 0.0
+
+        def machine_share(seconds: float) -> float:
+            return 100 * cores * seconds / total if total else 0.0
+
+        machine_pct = machine_share(end.machine_busy - self._start.machine_busy)
+        kernel_pct = machine_share(end.machine_interrupts - self._start.machine_interrupts)
+        usage["cpu_kernel_pct"] = round(kernel_pct, 1)
         usage["cpu_others_pct"] = round(max(0.0, machine_pct - sum(usage.values())), 1)
         usage["cpu_machine_pct"] = round(machine_pct, 1)
+        usage["cpu_window_s"] = round(elapsed, 3)
         return usage
+
+
+def cpu_per_operation(usage: Mapping[str, Any], operations: float) -> dict[str, float]:
+    """CPU milliseconds per operation of each process group and of the whole stack."""
+    if operations <= 0:
+        return {}
+    window = usage["cpu_window_s"]
+    per_op = {
+        name: usage[f"cpu_{name}_pct"] / 100 * window * 1000 / operations
+        for name in (k.removeprefix("cpu_").removesuffix("_pct") for k in usage)
+        if f"cpu_{name}_pct" in usage and name not in NOT_STACK
+    }
+    figures = {f"cpu_ms_per_op_{name}": round(ms, 3) for name, ms in per_op.items()}
+    figures["cpu_ms_per_op_stack"] = round(sum(per_op.values()), 3)
+    return figures
 
 
 class PgSessions:
@@ -357,18 +410,19 @@ class PgSessions:
 
 @dataclass
 class Probe:
-    """CPU per process and PostgreSQL sessions over one measured run."""
+    """CPU per process, and what PostgreSQL's sessions do if asked, over one measured run."""
 
     cpu: CpuMeter
-    sessions: PgSessions
+    sessions: PgSessions | None
 
     def start(self) -> None:
-        self.sessions.start()
+        if self.sessions is not None:
+            self.sessions.start()
         self.cpu.start()
 
     def stop(self) -> dict[str, Any]:
         usage = self.cpu.stop()
-        return {**usage, **self.sessions.stop()}
+        return {**usage, **(self.sessions.stop() if self.sessions is not None else {})}
 
 
 # --- the stack ------------------------------------------------------------------------------
@@ -403,9 +457,23 @@ class Bench:
                 raise RuntimeError(f"registering failed: {registered.text}")
         return issue_access_token(self.settings, uuid4(), username, False)
 
-    def probe(self, **extra_roots: int) -> Probe:
-        """CPU of the stack's processes (and `extra_roots`, e.g. load=pid), sessions in use."""
-        return Probe(self.cpu_meter(**extra_roots), PgSessions(self.settings.database_url))
+    def probe(self, sessions: bool = False, **extra_roots: int) -> Probe:
+        """CPU of the stack's processes (and `extra_roots`, e.g. load=pid), and the sessions
+        of PostgreSQL if `sessions`."""
+        sampler = PgSessions(self.settings.database_url) if sessions else None
+        return Probe(self.cpu_meter(**extra_roots), sampler)
+
+    def settle(self, timeout: float = 120.0) -> float:
+        """Wait until the pipeline has worked off what was written: the outbox published,
+        every watermark at its head, every notification delivered; return the seconds."""
+        started = time.monotonic()
+        with psycopg.connect(self.settings.database_url, autocommit=True) as conn:
+            while time.monotonic() - started < timeout:
+                row = conn.execute(_SETTLED).fetchone()
+                if row is not None and row[0]:
+                    break
+                time.sleep(0.02)
+        return time.monotonic() - started
 
     def cpu_meter(self, **extra_roots: int) -> CpuMeter:
         return CpuMeter({**self.process_roots, **extra_roots}, {"harness": os.getpid()})
@@ -431,6 +499,15 @@ class Bench:
     def check_alive(self) -> None:
         if self.stack is not None and self.stack.failed:
             raise RuntimeError(f"a stack process kept dying; see {self.log_path}")
+
+
+# Everything committed is published and reflected by every projection, and delivered.
+_SETTLED = """
+SELECT NOT EXISTS (SELECT 1 FROM event_store.outbox WHERE published_at IS NULL)
+   AND (SELECT count(*) FROM read_model.watermarks
+         WHERE position >= (SELECT coalesce(max(position), 0) FROM event_store.outbox)) = 4
+   AND NOT EXISTS (SELECT 1 FROM read_model.notification_deliveries)
+"""
 
 
 def _with_database(url: str, dbname: str) -> str:
@@ -564,30 +641,47 @@ def measured_runs(
     run_once: Callable[[], dict[str, Any]],
     describe: Callable[[dict[str, Any]], str],
     prepare: Callable[[], object] | None = None,
+    operations: str | None = None,
+    settle: bool = True,
 ) -> list[dict[str, Any]]:
     """`options.runs` runs of `run_once`, each after `prepare` (not measured), a quiet moment
-    and with its probe. A run during which other processes used more than
-    `options.max_others` % CPU is measured again (`options.retries` times at most); the
-    kept run records how many attempts it took."""
+    and with its probe. With `operations` (the key of the run's count of operations), the
+    run gets the CPU milliseconds per operation of each process and of the whole stack; a
+    run that writes (`settle`) is measured on until the pipeline has worked it off
+    (`Bench.settle`), so what the projections and the notifier spend on it counts too.
+
+    A run during which other processes used more than `options.max_others` % of one core is
+    measured again (`options.retries` times at most); the kept run records how many
+    attempts it took, and is marked `disturbed` if it was never quiet enough."""
     runs = []
     for number in range(1, options.runs + 1):
         for attempt in range(1, options.retries + 2):
             if prepare is not None:
                 prepare()
             bench.wait_for_quiet(options.quiet_below, options.quiet_wait)
-            probe = bench.probe(load=loader.pid)
+            probe = bench.probe(sessions=options.pg_sessions, load=loader.pid)
             probe.start()
             run = run_once()
+            if operations is not None and settle:
+                run["settle_s"] = round(bench.settle(), 2)
             run.update(probe.stop())
+            if operations is not None:
+                run.update(cpu_per_operation(run, run[operations]))
             bench.check_alive()
             others = run["cpu_others_pct"]
-            line = f"run {number}: {describe(run)} (others {others:.0f} % CPU)"
-            if others <= options.max_others or attempt > options.retries:
+            run["disturbed"] = others > options.max_others
+            per_op = (
+                f", {run['cpu_ms_per_op_stack']:.2f} CPU ms/op"
+                if "cpu_ms_per_op_stack" in run
+                else ""
+            )
+            line = f"run {number}: {describe(run)}{per_op} (others {others:.0f} % CPU)"
+            if not run["disturbed"] or attempt > options.retries:
                 break
-            console.print(f"[yellow]{line}: discarded, measuring again[/]")
+            console.print(f"[yellow]{line}: disturbed, measuring again[/]")
         run["attempts"] = attempt
         runs.append(run)
-        console.print(line)
+        console.print(f"[red]{line}: DISTURBED[/]" if run["disturbed"] else line)
     return runs
 
 

@@ -243,7 +243,13 @@ def main() -> None:
                 section = f"{name} ({audience})"
                 measured[section] = (name, load)
                 sections[section] = harness.measured_runs(
-                    bench, loader, options, partial(load, options.seconds), describe
+                    bench,
+                    loader,
+                    options,
+                    partial(load, options.seconds),
+                    describe,
+                    operations="requests",
+                    settle=False,
                 )
         slowest_section = max(sections, key=lambda s: harness.medians(sections[s])["p95_ms"])
         slowest, slowest_load = measured[slowest_section]

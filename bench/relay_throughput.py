@@ -240,6 +240,8 @@ def main() -> None:
             partial(drain, bench, loader),
             lambda run: f"drained {run['messages']} at {run['messages_per_s']:.0f}/s",
             prepare=partial(loader.call, prepare_rows, url, options.backlog),
+            operations="messages",
+            settle=False,
         )
         steadily = harness.measured_runs(
             bench,

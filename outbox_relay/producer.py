@@ -7,6 +7,7 @@ from typing import NamedTuple
 
 from kafka import KafkaProducer
 
+from shared.integration.names import POSITION_KAFKA_HEADER
 from shared.settings import Settings
 
 # A whole relay batch fits in one request per partition instead of many 16 KiB ones.
@@ -23,6 +24,14 @@ class OutgoingMessage(NamedTuple):
     topic: str
     key: bytes
     value: bytes
+    position: int
+
+
+class Sent(NamedTuple):
+    """Where the broker put a message: its partition, and the offset after it there."""
+
+    partition: int
+    end_offset: int
 
 
 def build_producer(settings: Settings, client_id: str = "board-outbox-relay") -> KafkaProducer:
@@ -45,14 +54,26 @@ def build_producer(settings: Settings, client_id: str = "board-outbox-relay") ->
     )
 
 
-def send_all(producer: KafkaProducer, messages: Iterable[OutgoingMessage]) -> int:
-    """Send the messages in order and return once the broker acknowledged every one of them.
+def send_all(producer: KafkaProducer, messages: Iterable[OutgoingMessage]) -> list[Sent]:
+    """Send the messages in order; return once the broker acknowledged every one of them,
+    with where each went.
 
-    Raises the first delivery error, so the caller records nothing as sent unless all were.
+    Each carries its position in a header too, so a consumer that cannot read a message's
+    value still knows which position it held. Raises the first delivery error, so the
+    caller records nothing as sent unless all were.
     """
-    futures = [producer.send(m.topic, key=m.key, value=m.value) for m in messages]
+    futures = [
+        producer.send(
+            m.topic,
+            key=m.key,
+            value=m.value,
+            headers=[(POSITION_KAFKA_HEADER, str(m.position).encode())],
+        )
+        for m in messages
+    ]
     producer.flush(timeout=DELIVERY_TIMEOUT_MS / 1000)
-    for future in futures:
-        # After a flush every future is done; `get` raises the error of a failed one.
-        future.get(timeout=0)
-    return len(futures)
+    # After a flush every future is done; `get` raises the error of a failed one.
+    return [
+        Sent(metadata.partition, metadata.offset + 1)
+        for metadata in (future.get(timeout=0) for future in futures)
+    ]

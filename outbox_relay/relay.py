@@ -15,7 +15,7 @@ from psycopg.sql import SQL, Identifier
 from outbox_relay.producer import build_producer
 from outbox_relay.pruning import prune_published
 from outbox_relay.publisher import OutboxPublisher
-from shared.integration.names import OUTBOX_CHANNEL
+from shared.integration.names import OUTBOX_CHANNEL, RESEND_CHANNEL
 from shared.settings import Settings
 
 logger = logging.getLogger(__name__)
@@ -23,7 +23,7 @@ logger = logging.getLogger(__name__)
 # The relay's session-level advisory lock ("evboard" and 1); advisory locks are per database.
 RELAY_LOCK_KEY = 0x65_76_62_6F_61_72_64_01
 TRY_LOCK = SQL("SELECT pg_try_advisory_lock(%s)")
-LISTEN = SQL("LISTEN {}").format(Identifier(OUTBOX_CHANNEL))
+LISTEN = [SQL("LISTEN {}").format(Identifier(c)) for c in (OUTBOX_CHANNEL, RESEND_CHANNEL)]
 LOCK_RETRY_SECONDS = 0.5
 PRUNE_INTERVAL_SECONDS = 60.0
 # How often a relay waiting for notifications looks at its stop flag.
@@ -88,18 +88,24 @@ class OutboxRelay:
             if not self._hold_lock(conn):
                 return
             # Listen before the first read, so nothing committed in between is missed.
-            conn.execute(LISTEN)
+            for listen in LISTEN:
+                conn.execute(listen)
             producer = build_producer(self._settings)
             try:
                 publisher = OutboxPublisher(conn, producer, self._settings)
                 self._active.set()
                 logger.info("relay active")
+                # Requests made while no relay was active are waiting already.
+                resend = True
                 while not self._stopping.is_set():
                     published = publisher.publish_pending()
+                    if resend:
+                        publisher.resend_requested()
                     self._backoff.reset()
                     self._prune_if_due(conn)
+                    resend = False
                     if published < self._settings.relay_batch_size:
-                        self._wait_for_work(conn)
+                        resend = RESEND_CHANNEL in self._wait_for_work(conn)
             finally:
                 self._active.clear()
                 producer.close(timeout=PRODUCER_CLOSE_SECONDS)
@@ -116,16 +122,21 @@ class OutboxRelay:
             self._stopping.wait(LOCK_RETRY_SECONDS)
         return False
 
-    def _wait_for_work(self, conn: Connection[Any]) -> None:
-        """Return on a notification, at the safety poll, or soon after `stop()`."""
+    def _wait_for_work(self, conn: Connection[Any]) -> set[str]:
+        """Return on a notification (the channels notified), at the safety poll, or soon
+        after `stop()`."""
         deadline = time.monotonic() + self._settings.relay_poll_seconds
         while not self._stopping.is_set():
             remaining = deadline - time.monotonic()
             if remaining <= 0:
-                return
+                break
             # Notifications that arrived while we were busy are returned at once.
-            if list(conn.notifies(timeout=min(remaining, STOP_CHECK_SECONDS), stop_after=1)):
-                return
+            woken = list(conn.notifies(timeout=min(remaining, STOP_CHECK_SECONDS), stop_after=1))
+            if woken:
+                # Take whatever else is queued: one wake-up per burst of commits.
+                woken += conn.notifies(timeout=0)
+                return {notify.channel for notify in woken}
+        return set()
 
     def _prune_if_due(self, conn: Connection[Any]) -> None:
         now = time.monotonic()

@@ -1,26 +1,42 @@
-"""Applying consumed batches to the live read model: one transaction per batch when it can,
-one per message to isolate the message that fails, parking it; retrying while the database
-is away."""
+"""Applying consumed batches to the live read model: one transaction per batch with the
+projection's progress and watermark, one per message to isolate a message that fails
+(parking it), and retrying while the database is away."""
 
 from __future__ import annotations
 
 import asyncio
 import logging
 from collections.abc import Awaitable, Callable, Sequence
+from typing import NamedTuple
 
 from sqlalchemy import exc as sa_exc
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
 from projections.folding import Parked, Projection
-from projections.store import apply_batch, park
+from projections.store import apply_batch, park, park_unreadable
 from shared.integration.envelope import Envelope
-from shared.read_model.watermarks import advance_watermark
+from shared.read_model.watermarks import Progress, advance_watermark, record_progress
 
 logger = logging.getLogger(__name__)
 
 MAX_RETRY_SECONDS = 5.0
 # How a batch is applied in the caller's transaction: `apply_batch`, or a projection's own.
 BatchApply = Callable[[AsyncConnection, Projection, list[Envelope]], Awaitable[object]]
+
+
+class Consumed(NamedTuple):
+    """A message as consumed: where it came from, its value, and the position its header
+    gives (None when it has none)."""
+
+    stream: str
+    partition: int
+    payload: bytes
+    position: int | None
+
+
+class Decoded(NamedTuple):
+    consumed: Consumed
+    envelope: Envelope
 
 
 def is_transient(error: BaseException) -> bool:
@@ -32,8 +48,19 @@ def is_transient(error: BaseException) -> bool:
     )
 
 
+def progress_of(decoded: Sequence[Decoded], unreadable: Sequence[Consumed] = ()) -> Progress:
+    """The highest position of each partition among these messages."""
+    progress: dict[tuple[str, int], int] = {}
+    positions = [(d.consumed, d.envelope.position) for d in decoded]
+    positions += [(c, c.position) for c in unreadable if c.position is not None]
+    for consumed, position in positions:
+        key = (consumed.stream, consumed.partition)
+        progress[key] = max(progress.get(key, 0), position)
+    return progress
+
+
 class LiveProjector:
-    """Feeds one projection from consumed message payloads and keeps its watermark moving."""
+    """Feeds one projection from consumed messages and keeps its watermark moving."""
 
     def __init__(
         self, engine: AsyncEngine, projection: Projection, apply: BatchApply = apply_batch
@@ -42,12 +69,20 @@ class LiveProjector:
         self.projection = projection
         self._apply_batch = apply
 
-    async def handle(self, payloads: Sequence[bytes]) -> None:
-        """Apply a consumed batch; returns once every message is applied or parked."""
-        envelopes = [e for e in map(self._decode, payloads) if e is not None]
-        if envelopes:
-            await self._retrying(lambda: self._apply(envelopes))
-            await self.advance()
+    async def handle(self, batch: Sequence[Consumed]) -> None:
+        """Apply a consumed batch; returns once every message is applied or parked, with
+        the progress and the watermark they make, in one transaction."""
+        decoded: list[Decoded] = []
+        unreadable: list[tuple[Consumed, str]] = []
+        for consumed in batch:
+            try:
+                decoded.append(Decoded(consumed, Envelope.decode(consumed.payload)))
+            except ValueError as error:
+                unreadable.append((consumed, f"{type(error).__name__}: {error}"))
+        if unreadable:
+            await self._retrying(lambda: self._set_aside(unreadable))
+        if decoded:
+            await self._retrying(lambda: self._apply(decoded))
 
     async def advance(self) -> int | None:
         """Move the watermark; a failure is logged and left to the next call."""
@@ -58,39 +93,54 @@ class LiveProjector:
             logger.exception("could not advance the %s watermark", self.projection.name)
             return None
 
-    def _decode(self, payload: bytes) -> Envelope | None:
-        try:
-            return Envelope.decode(payload)
-        except (ValueError, KeyError, TypeError):
-            # Without a position or an aggregate it can be neither applied nor parked; the
-            # watermark stops before it, so the lag shows.
-            logger.exception("%s: dropped an undecodable message %r", self.projection.name, payload)
-            return None
-
-    async def _apply(self, envelopes: list[Envelope]) -> None:
+    async def _apply(self, decoded: list[Decoded]) -> None:
         try:
             async with self.engine.begin() as conn:
-                await self._apply_batch(conn, self.projection, envelopes)
+                await self._apply_batch(conn, self.projection, [d.envelope for d in decoded])
+                await self._done(conn, progress_of(decoded))
         except Exception as error:
             if is_transient(error):
                 raise
-            if len(envelopes) > 1:
+            if len(decoded) > 1:
                 logger.warning(
                     "%s: a batch of %d failed (%s); applying one message at a time",
                     self.projection.name,
-                    len(envelopes),
+                    len(decoded),
                     error,
                 )
-                for envelope in envelopes:
-                    await self._apply([envelope])
+                for one in decoded:
+                    await self._apply([one])
                 return
-            await self._park(envelopes[0], error)
+            await self._park(decoded[0], error)
 
-    async def _park(self, envelope: Envelope, error: Exception) -> None:
+    async def _park(self, failed: Decoded, error: Exception) -> None:
         async with self.engine.begin() as conn:
-            await park(
-                conn, self.projection.name, [Parked(envelope, f"{type(error).__name__}: {error}")]
-            )
+            reason = f"{type(error).__name__}: {error}"
+            await park(conn, self.projection.name, [Parked(failed.envelope, reason)])
+            await self._done(conn, progress_of([failed]))
+
+    async def _set_aside(self, unreadable: list[tuple[Consumed, str]]) -> None:
+        """Park what can be placed (its header gives its position) and drop the rest: a
+        message with neither a readable value nor a position can be neither applied nor
+        parked, so the partition's next message carries the progress past it."""
+        async with self.engine.begin() as conn:
+            for consumed, error in unreadable:
+                if consumed.position is None:
+                    logger.error(
+                        "%s: dropped a message with no position %r: %s",
+                        self.projection.name,
+                        consumed.payload[:200],
+                        error,
+                    )
+                    continue
+                await park_unreadable(
+                    conn, self.projection.name, consumed.position, consumed.payload, error
+                )
+            await self._done(conn, progress_of([], [consumed for consumed, _ in unreadable]))
+
+    async def _done(self, conn: AsyncConnection, progress: Progress) -> None:
+        await record_progress(conn, self.projection.name, progress)
+        await advance_watermark(conn, self.projection.name, self.projection.streams)
 
     async def _retrying(self, attempt: Callable[[], Awaitable[None]]) -> None:
         # faust acknowledges whatever happens, so giving up would lose the batch: wait instead.

@@ -1,4 +1,4 @@
-"""Reading and writing projection state: rows, applied positions, parked messages."""
+"""Reading and writing projection state: rows, their children, parked messages."""
 
 from __future__ import annotations
 
@@ -26,7 +26,7 @@ from projections.folding import (
     fold,
 )
 from shared.integration.envelope import Envelope
-from shared.read_model.schema import applied_positions, parked_messages
+from shared.read_model.schema import parked_messages
 
 logger = logging.getLogger(__name__)
 
@@ -175,36 +175,45 @@ async def parked_aggregates(
     return set(result)
 
 
-async def record_applied(conn: AsyncConnection, projection: str, positions: list[int]) -> None:
-    if positions:
-        await conn.execute(
-            insert(applied_positions).on_conflict_do_nothing(),
-            [{"projection": projection, "position": p} for p in positions],
-        )
+# The aggregate a message is parked under when it cannot be read at all.
+UNREADABLE = UUID(int=0)
 
 
 async def park(conn: AsyncConnection, projection: str, parked: Iterable[Parked]) -> None:
     """Set messages aside, and say so: each is work a reader will miss until ops act."""
-    parked = list(parked)
-    for p in parked:
-        logger.error(
-            "%s: parked position %d of %s: %s",
-            projection,
-            p.envelope.position,
-            p.envelope.aggregate_id,
-            p.error,
-        )
+    await _park(
+        conn,
+        projection,
+        [
+            (p.envelope.position, p.envelope.aggregate_id, p.envelope.encode(), p.error)
+            for p in parked
+        ],
+    )
+
+
+async def park_unreadable(
+    conn: AsyncConnection, projection: str, position: int, payload: bytes, error: str
+) -> None:
+    """Set aside a message whose value cannot be read, under the position its header gave."""
+    await _park(conn, projection, [(position, UNREADABLE, payload, error)])
+
+
+async def _park(
+    conn: AsyncConnection, projection: str, parked: list[tuple[int, UUID, bytes, str]]
+) -> None:
+    for position, aggregate_id, _payload, error in parked:
+        logger.error("%s: parked position %d of %s: %s", projection, position, aggregate_id, error)
     now = datetime.now(UTC)
     batch = [
         {
             "projection": projection,
-            "position": p.envelope.position,
-            "aggregate_id": p.envelope.aggregate_id,
-            "payload": p.envelope.encode(),
-            "error": p.error,
+            "position": position,
+            "aggregate_id": aggregate_id,
+            "payload": payload,
+            "error": error,
             "parked_at": now,
         }
-        for p in parked
+        for position, aggregate_id, payload, error in parked
     ]
     if batch:
         await conn.execute(insert(parked_messages).on_conflict_do_nothing(), batch)
@@ -213,13 +222,12 @@ async def park(conn: AsyncConnection, projection: str, parked: Iterable[Parked])
 async def apply_batch(
     conn: AsyncConnection, projection: Projection, envelopes: list[Envelope]
 ) -> Folded:
-    """Apply messages to the live read model, with their progress, in the caller's transaction."""
+    """Apply messages to the live read model in the caller's transaction."""
     ids = {e.aggregate_id for e in envelopes}
     parked = await parked_aggregates(conn, projection.name, ids)
     rows = await load_rows(conn, projection.table, ids, for_update=True)
     folded = fold(projection, rows, parked, envelopes)
     await write_rows(conn, projection.table, folded.changed.values())
     await write_children(conn, {t.name: t for t in projection.children}, folded.writes)
-    await record_applied(conn, projection.name, folded.applied)
     await park(conn, projection.name, folded.parked)
     return folded

@@ -114,7 +114,9 @@ class Settings(BaseSettings):
     projection_batch_size: int = Field(default=200, ge=1)
     # How long a projector waits for a batch to fill: a bound on the lag it adds.
     projection_batch_seconds: float = Field(default=0.01, gt=0)
-    watermark_poll_seconds: float = Field(default=0.5, gt=0)
+    # How often a worker wakes every partition, moves its watermarks whatever it heard, and
+    # asks the relay again for what the broker lost (`projections/runtime/relay_watch.py`).
+    safety_round_seconds: float = Field(default=5.0, gt=0)
     # Upcoming events are finished this long after their start, by a sweep this often.
     status_sweep_seconds: float = Field(default=60.0, gt=0)
     finish_after_seconds: float = Field(default=7200.0, ge=0)

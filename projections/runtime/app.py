@@ -9,6 +9,8 @@ from typing import Any
 
 from sqlalchemy.ext.asyncio import AsyncEngine
 
+from projections.live import LiveProjector
+from projections.runtime.relay_watch import RelayWatch
 from projections.runtime.transport import SCHEME, TunedApp, register_transport
 from shared.settings import Settings
 
@@ -27,6 +29,8 @@ class WorkerApp(TunedApp):
         register_transport()
         self.engine = engine
         self.cleanups: list[Callable[[], Awaitable[object]]] = []
+        # The projections its agents feed (`feed` adds them), which the relay watch moves.
+        self.projectors: list[LiveProjector] = []
         # faust creates its data folder but not the folders above it.
         Path(settings.data_dir, "faust", settings.topic_prefix).mkdir(parents=True, exist_ok=True)
         super().__init__(
@@ -44,6 +48,12 @@ class WorkerApp(TunedApp):
             web_enabled=False,
             datadir=str(Path(settings.data_dir) / "faust" / settings.topic_prefix / role),
             autodiscover=False,
+        )
+        watch = RelayWatch(self, settings, engine, self.projectors)
+        self.task(watch.listen)
+        self.task(watch.advance_when_told)
+        self.timer(settings.safety_round_seconds, name="relay-watch-safety-round")(
+            watch.safety_round
         )
 
     def announce_assignment(self, names: str) -> None:

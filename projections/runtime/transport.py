@@ -1,21 +1,30 @@
-"""A faust transport whose consumer's fetch wait is a setting.
+"""A faust transport whose consumer fetches only what it knows is there.
 
-faust-streaming 0.15.3 builds its aiokafka consumer with `fetch_max_wait_ms=1500`.
-The embedded broker (Tansu) sits out much of that wait even when data arrives, so an
-unmodified worker lags by about half a second. This transport is the stock aiokafka
-one with the wait taken from the app; it is registered under `SCHEME` in faust's
-transport registry.
+faust-streaming 0.15.3 builds its aiokafka consumer with `fetch_max_wait_ms=1500`. The
+embedded broker (Tansu) sits out most of a fetch's wait even when data arrives, so the
+wait is a setting here (`TunedApp.fetch_max_wait_ms`). And a consumer that keeps asking
+an idle broker costs both of them CPU for nothing (measured: an idle stack at 25% of a
+core, most of it fetches every 10 ms), so a partition whose messages have all been read is
+paused at the consumer; it is resumed when the relay says it sent more there (`wake`,
+from `PUBLISHED_CHANNEL`), or by a slow safety round (`wake()` with no offsets). This is
+the stock aiokafka transport with those two changes, registered under `SCHEME`.
 """
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from typing import Any
 
+import aiokafka
 import faust
+from aiokafka.structs import TopicPartition
 from faust.transport import drivers
 from faust.transport.drivers import aiokafka as faust_aiokafka
 
 SCHEME = "board-kafka"
+
+# (topic, partition) → the offset after the last message the relay sent there.
+Ends = Mapping[tuple[str, int], int]
 
 
 class TunedApp(faust.App):
@@ -26,13 +35,18 @@ class TunedApp(faust.App):
         super().__init__(*args, **options)
 
 
-class _ConsumerThread(faust_aiokafka.AIOKafkaConsumerThread):
+class ConsumerThread(faust_aiokafka.AIOKafkaConsumerThread):
+    """faust's aiokafka consumer thread, pausing partitions it has read to their end."""
+
+    _known_ends: dict[TopicPartition, int]
+
     def _create_worker_consumer(self, transport: faust_aiokafka.Transport) -> Any:
         consumer = super()._create_worker_consumer(transport)
         if not hasattr(consumer, "_fetch_max_wait_ms"):
             raise RuntimeError("this aiokafka keeps its fetch wait elsewhere; update the transport")
         # Read by the consumer's fetcher when it starts, which happens after this returns.
         consumer._fetch_max_wait_ms = self._fetch_max_wait_ms()
+        self._known_ends = {}
         return consumer
 
     def _fetch_max_wait_ms(self) -> int:
@@ -41,10 +55,86 @@ class _ConsumerThread(faust_aiokafka.AIOKafkaConsumerThread):
             raise TypeError(f"the {SCHEME} transport needs a TunedApp, not {type(app).__name__}")
         return app.fetch_max_wait_ms
 
+    async def _fetch_records(
+        self,
+        consumer: aiokafka.AIOKafkaConsumer,
+        active_partitions: Any,
+        timeout: float | None = None,  # noqa: ASYNC109 (faust's own signature, which it calls)
+        max_records: int | None = None,
+    ) -> Any:
+        records = await super()._fetch_records(
+            consumer, active_partitions, timeout=timeout, max_records=max_records
+        )
+        idle = [
+            tp
+            for tp in consumer.assignment() - consumer.paused()
+            if self._read_to_end(consumer, tp)
+        ]
+        if idle:
+            consumer.pause(*idle)
+        return records
+
+    def wake(self, ends: Ends | None = None) -> None:
+        """Fetch again from the partitions the relay sent past what was read (from any
+        thread); with no `ends`, from every paused partition."""
+        self.thread_loop.call_soon_threadsafe(self._resume, dict(ends) if ends else None)
+
+    async def read_to_end(self) -> set[tuple[str, int]]:
+        """The assigned partitions whose every message the broker holds has been read (run
+        through `call_thread`)."""
+        consumer = self._consumer
+        if consumer is None:
+            return set()
+        return {
+            (tp.topic, tp.partition)
+            for tp in consumer.assignment()
+            if self._read_to_end(consumer, tp, known=False)
+        }
+
+    def _resume(self, ends: dict[tuple[str, int], int] | None) -> None:
+        consumer = self._consumer
+        if consumer is None:
+            return
+        paused = consumer.paused()
+        if ends is None:
+            woken = paused
+        else:
+            woken = set()
+            for (topic, partition), end in ends.items():
+                tp = TopicPartition(topic, partition)
+                self._known_ends[tp] = end
+                if tp in paused and _position(consumer, tp) < end:
+                    woken.add(tp)
+        if woken:
+            consumer.resume(*woken)
+
+    def _read_to_end(
+        self, consumer: aiokafka.AIOKafkaConsumer, tp: TopicPartition, known: bool = True
+    ) -> bool:
+        """Whether `tp` has nothing left to fetch: its position is at the broker's high
+        watermark and (with `known`) at the end the relay last said it sent to."""
+        position = _position(consumer, tp)
+        highwater = consumer.highwater(tp)
+        if position < 0 or highwater is None or position < highwater:
+            return False
+        return not known or position >= self._known_ends.get(tp, 0)
+
+
+def _position(consumer: aiokafka.AIOKafkaConsumer, tp: TopicPartition) -> int:
+    """The next offset the consumer reads in `tp`; -1 while it has none yet."""
+    assignment = consumer._subscription.subscription
+    if assignment is None or assignment.assignment is None:
+        return -1
+    state = assignment.assignment.state_value(tp)
+    if state is None or not state.has_valid_position:
+        return -1
+    position: int = state.position
+    return position
+
 
 class _Consumer(faust_aiokafka.Consumer):
-    def _new_consumer_thread(self) -> _ConsumerThread:
-        return _ConsumerThread(self, loop=self.loop, beacon=self.beacon)
+    def _new_consumer_thread(self) -> ConsumerThread:
+        return ConsumerThread(self, loop=self.loop, beacon=self.beacon)
 
 
 class Transport(faust_aiokafka.Transport):
@@ -54,3 +144,9 @@ class Transport(faust_aiokafka.Transport):
 def register_transport() -> None:
     """Make `SCHEME://host:port` broker URLs resolve to `Transport`."""
     drivers.TRANSPORTS[SCHEME] = f"{__name__}:Transport"
+
+
+def consumer_thread(app: faust.App) -> ConsumerThread | None:
+    """The app's consumer thread once its worker runs (None before)."""
+    thread = getattr(app.consumer, "_thread", None)
+    return thread if isinstance(thread, ConsumerThread) else None

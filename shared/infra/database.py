@@ -10,6 +10,7 @@ from psycopg_pool import ConnectionPool
 from sqlalchemy.ext.asyncio import AsyncEngine, create_async_engine
 
 from shared.auth.access import create_user_access_table
+from shared.outbox.progress import progress_ddl
 from shared.settings import EVENT_STORE_SCHEMA, READ_SCHEMA, Settings
 
 logger = logging.getLogger(__name__)
@@ -23,6 +24,8 @@ def ensure_schemas(database_url: str) -> None:
         for schema in (EVENT_STORE_SCHEMA, READ_SCHEMA):
             conn.execute(sql.SQL("CREATE SCHEMA IF NOT EXISTS {}").format(sql.Identifier(schema)))
         create_user_access_table(conn)
+        for statement in progress_ddl():
+            conn.execute(statement)
         folded = conn.execute("SELECT lower('МОСКВА')").fetchone()
         if folded is None or folded[0] != "москва":
             # Matching folds in Python anyway; this only warns that SQL lower() is not to be used.

@@ -23,7 +23,14 @@ READ_PROJECTIONS = (EVENTS_PROJECTION, USERS_PROJECTION, NOTIFIER_PROJECTION)
 POSITION_HEADER = "X-Event-Position"
 MIN_POSITION_HEADER = "X-Min-Position"
 
-# PostgreSQL channels: a commit that wrote outbox rows wakes the relay; a watermark that
-# moved wakes waiting readers (payload `<projection>:<position>`).
+# PostgreSQL channels: a commit that wrote outbox rows wakes the relay; the relay's
+# acknowledged batch wakes the consumers (payload: a `PublishedNotice`); a consumer that
+# lacks messages the broker lost asks the relay to send them again; a watermark that moved
+# wakes waiting readers (payload `<projection>:<position>`).
 OUTBOX_CHANNEL = "eventboard_outbox"
+PUBLISHED_CHANNEL = "eventboard_published"
+RESEND_CHANNEL = "eventboard_resend"
 WATERMARK_CHANNEL = "eventboard_watermark"
+# The Kafka record header that carries a message's position, readable even when its value
+# is not.
+POSITION_KAFKA_HEADER = "position"

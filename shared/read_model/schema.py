@@ -154,13 +154,16 @@ tags = Table(
     Column("events_count", Integer, nullable=False),
 )
 
-# Positions each projection has applied; the watermark task folds them into `watermarks`.
-applied_positions = Table(
-    "applied_positions",
+# The highest position each projection applied in each partition of its streams, written
+# with the rows it applied; `watermarks` follow from them and from the relay's progress.
+projection_partitions = Table(
+    "projection_partitions",
     metadata,
     Column("projection", Text, nullable=False),
+    Column("stream", Text, nullable=False),
+    Column("partition", Integer, nullable=False),
     Column("position", BigInteger, nullable=False),
-    PrimaryKeyConstraint("projection", "position"),
+    PrimaryKeyConstraint("projection", "stream", "partition"),
 )
 
 watermarks = Table(

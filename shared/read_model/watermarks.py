@@ -1,39 +1,82 @@
 """Watermarks: the position up to which a projection reflects every event.
 
-`X-Min-Position: n` is answered from here. Messages arrive per partition, not in
-global order, so a projection records the positions it applied and
-`advance_watermark` walks the outbox in position order over every position that is
-applied, parked or meant for another projection, stopping at the first that is none
-of these. The outbox commits in position order (the event store's table lock), so a
-position missing from it was rolled back and costs nothing.
+`X-Min-Position: n` is answered from here. Messages arrive per partition, not in global
+order, so a single "last position applied" says nothing about the positions in between.
+Instead each projection records, per (stream, partition) it consumes, the highest position
+it applied there (`projection_partitions`); a partition delivers in position order, so
+every position below it in that partition is applied too. The relay records, per
+partition, the highest position it sent there, and its head: every outbox row at or below
+it is published (`shared/outbox/progress.py`). So every published position up to the
+relay's head is reflected, except in a partition the projection has not caught up on,
+where only what it applied is: the watermark is the least of the head and the positions
+applied in the partitions still behind. Positions of streams a projection does not read
+cost it nothing, and no statement walks the outbox.
 """
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 
-from sqlalchemy import BigInteger, Column, MetaData, Table, Text, and_, exists, func, select, text
-from sqlalchemy.dialects.postgresql import insert
+from sqlalchemy import select, text
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
 from shared.integration.names import WATERMARK_CHANNEL
-from shared.outbox.recorder import OUTBOX_TABLE
-from shared.read_model.schema import applied_positions, parked_messages, watermarks
+from shared.outbox.progress import RELAY_HEAD, RELAY_PARTITIONS
+from shared.read_model.schema import projection_partitions, watermarks
 from shared.settings import EVENT_STORE_SCHEMA
-
-# The event store owns the outbox; only the columns the walk reads are described here.
-outbox = Table(
-    OUTBOX_TABLE,
-    MetaData(schema=EVENT_STORE_SCHEMA),
-    Column("position", BigInteger, primary_key=True),
-    Column("stream", Text, nullable=False),
-)
-
 
 # Every projection's watermark, as plain SQL for the processes that speak psycopg (the read
 # API's watcher, the relay's pruning): one statement, one spelling of the table.
 WATERMARKS_TABLE = watermarks.fullname
 ALL_WATERMARKS_SQL = f"SELECT projection, position FROM {WATERMARKS_TABLE}"
+
+# (stream, partition) → the highest position applied there.
+Progress = Mapping[tuple[str, int], int]
+
+_RECORD_PROGRESS = text(
+    f"INSERT INTO {projection_partitions.fullname} AS applied"
+    " (projection, stream, partition, position)"
+    " SELECT :projection, * FROM unnest("
+    " CAST(:streams AS text[]), CAST(:partitions AS integer[]), CAST(:positions AS bigint[]))"
+    " ON CONFLICT (projection, stream, partition) DO UPDATE"
+    " SET position = greatest(applied.position, excluded.position)"
+)
+
+# The partitions of a projection's streams where the relay sent positions beyond the
+# highest it applied there.
+_BEHIND = f"""
+    SELECT sent.stream, sent.partition, coalesce(applied.position, 0) AS position
+    FROM {EVENT_STORE_SCHEMA}.{RELAY_PARTITIONS} sent
+    LEFT JOIN {projection_partitions.fullname} applied
+      ON applied.projection = :projection
+     AND applied.stream = sent.stream AND applied.partition = sent.partition
+    WHERE sent.stream = ANY(CAST(:streams AS text[]))
+      AND coalesce(applied.position, 0) < sent.position
+"""
+_PARTITIONS_BEHIND = text(_BEHIND)
+
+# One statement: compute, store (never backwards), and tell waiting readers if it moved.
+_ADVANCE = text(
+    f"""
+WITH behind AS ({_BEHIND}), reached AS (
+    SELECT coalesce(
+        least((SELECT position FROM {EVENT_STORE_SCHEMA}.{RELAY_HEAD}),
+              (SELECT min(position) FROM behind)),
+        0) AS position
+), before AS (
+    SELECT position FROM {WATERMARKS_TABLE} WHERE projection = :projection
+), stored AS (
+    INSERT INTO {WATERMARKS_TABLE} AS mark (projection, position)
+    SELECT :projection, position FROM reached
+    ON CONFLICT (projection) DO UPDATE SET position = greatest(mark.position, excluded.position)
+    RETURNING position
+)
+SELECT stored.position,
+       CASE WHEN stored.position > coalesce((SELECT position FROM before), -1)
+            THEN pg_notify(:channel, :projection || ':' || stored.position) END
+FROM stored
+"""
+)
 
 
 async def read_watermark(conn: AsyncConnection, projection: str) -> int:
@@ -60,70 +103,38 @@ def parse_watermark_notice(payload: str) -> tuple[str, int]:
     return projection, int(position)
 
 
-async def advance_watermark(conn: AsyncConnection, projection: str, streams: Sequence[str]) -> int:
-    """Move the watermark as far as it may go; return it. Runs in the caller's transaction.
-
-    Also forgets the applied positions it passed and notifies `WATERMARK_CHANNEL` (on
-    commit) when it moved.
-    """
-    start = await read_watermark(conn, projection)
-    later = outbox.c.position > start
-    first_pending = (
-        select(outbox.c.position)
-        .where(
-            later,
-            outbox.c.stream.in_(streams),
-            ~exists().where(
-                and_(
-                    applied_positions.c.projection == projection,
-                    applied_positions.c.position == outbox.c.position,
-                )
-            ),
-            ~exists().where(
-                and_(
-                    parked_messages.c.projection == projection,
-                    parked_messages.c.position == outbox.c.position,
-                )
-            ),
-        )
-        .order_by(outbox.c.position)
-        .limit(1)
-        .scalar_subquery()
-    )
-    reachable = await conn.scalar(
-        select(func.max(outbox.c.position)).where(
-            later, (outbox.c.position < first_pending) | first_pending.is_(None)
-        )
-    )
-    if reachable is None:
-        # The row exists from the first walk on, so the relay's pruning waits for this projection.
+async def record_progress(conn: AsyncConnection, projection: str, progress: Progress) -> None:
+    """Record, in the caller's transaction, the positions applied in each partition."""
+    if progress:
         await conn.execute(
-            insert(watermarks)
-            .values(projection=projection, position=start)
-            .on_conflict_do_nothing()
+            _RECORD_PROGRESS,
+            {
+                "projection": projection,
+                "streams": [stream for stream, _ in progress],
+                "partitions": [partition for _, partition in progress],
+                "positions": list(progress.values()),
+            },
         )
-        return start
-    reached = int(reachable)
-    await _store(conn, projection, reached)
-    await conn.execute(
-        applied_positions.delete().where(
-            applied_positions.c.projection == projection,
-            applied_positions.c.position <= reached,
-        )
-    )
-    await conn.execute(
-        text("SELECT pg_notify(:channel, :payload)"),
-        {"channel": WATERMARK_CHANNEL, "payload": f"{projection}:{reached}"},
-    )
-    return reached
 
 
-async def _store(conn: AsyncConnection, projection: str, position: int) -> None:
-    # Several workers may advance one projection at once; the watermark never goes back.
-    upsert = insert(watermarks).values(projection=projection, position=position)
-    await conn.execute(
-        upsert.on_conflict_do_update(
-            index_elements=[watermarks.c.projection],
-            set_={"position": func.greatest(watermarks.c.position, upsert.excluded.position)},
-        )
+async def partitions_behind(
+    conn: AsyncConnection, projection: str, streams: Sequence[str]
+) -> list[tuple[str, int, int]]:
+    """(stream, partition, highest position applied) of each partition where the relay
+    sent more than the projection applied."""
+    rows = await conn.execute(
+        _PARTITIONS_BEHIND, {"projection": projection, "streams": list(streams)}
     )
+    return [(row.stream, row.partition, row.position) for row in rows]
+
+
+async def advance_watermark(conn: AsyncConnection, projection: str, streams: Sequence[str]) -> int:
+    """Move the watermark as far as the recorded progress lets it; return it. Runs in the
+    caller's transaction (and tells `WATERMARK_CHANNEL` on commit when it moved)."""
+    row = (
+        await conn.execute(
+            _ADVANCE,
+            {"projection": projection, "streams": list(streams), "channel": WATERMARK_CHANNEL},
+        )
+    ).first()
+    return 0 if row is None else int(row[0])

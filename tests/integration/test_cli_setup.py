@@ -18,8 +18,11 @@ pytestmark = pytest.mark.integration
 
 EXPECTED_TABLES = {
     ("event_store", "outbox"),
+    ("event_store", "relay_partitions"),
+    ("event_store", "relay_head"),
+    ("event_store", "resend_requests"),
     ("read_model", "events"),
-    ("read_model", "applied_positions"),
+    ("read_model", "projection_partitions"),
     ("read_model", "watermarks"),
     ("read_model", "parked_messages"),
 }

@@ -11,7 +11,7 @@ from sqlalchemy import select, text
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from projections.folding import Projection
-from projections.live import LiveProjector
+from projections.live import Consumed, LiveProjector
 from projections.notifier.fanout import apply_notifier_batch
 from projections.notifier.projection import NOTIFIER
 from shared.identity import Caller
@@ -24,12 +24,16 @@ pytestmark = pytest.mark.integration
 ANNA, BORIS, VERA = Caller(uuid4(), "anna"), Caller(uuid4(), "boris"), Caller(uuid4(), "vera")
 
 
-async def outbox_payloads(world: NotifierWorld) -> list[bytes]:
+async def outbox_payloads(world: NotifierWorld) -> list[Consumed]:
+    """The events stream's messages in the outbox, as a consumer takes them."""
     async with world.engine.connect() as conn:
         rows = await conn.execute(
-            text("SELECT payload FROM event_store.outbox WHERE stream = 'events' ORDER BY position")
+            text(
+                "SELECT position, payload FROM event_store.outbox"
+                " WHERE stream = 'events' ORDER BY position"
+            )
         )
-        return [row.payload for row in rows]
+        return [Consumed("events", 0, row.payload, row.position) for row in rows]
 
 
 async def test_one_booking_makes_one_notification_however_often_its_message_arrives(

@@ -47,7 +47,7 @@ def short_settings(settings: Settings) -> Settings:
         settings,
         reminder_lead_seconds=LEAD_SECONDS,
         scheduler_tick_seconds=0.2,
-        watermark_poll_seconds=0.2,
+        safety_round_seconds=1.0,
     )
 
 

@@ -25,9 +25,9 @@ from sqlalchemy import create_engine
 from sqlalchemy.pool import NullPool
 
 from board.topics import ensure_topics
-from outbox_relay.producer import build_producer
+from outbox_relay.producer import Sent, build_producer
 from outbox_relay.pruning import prune_published
-from outbox_relay.publisher import OutboxPublisher
+from outbox_relay.publisher import OutboxPublisher, Row
 from outbox_relay.relay import OutboxRelay
 from outbox_relay.republish import republish
 from shared.application.board import Board
@@ -288,7 +288,7 @@ class RelayKilled(Exception):
 
 
 class DyingAfterAck(OutboxPublisher):
-    def _mark_published(self, positions: Sequence[int]) -> None:
+    def _record(self, rows: Sequence[Row], sent: Sequence[Sent], *, head: int) -> None:
         raise RelayKilled
 
 

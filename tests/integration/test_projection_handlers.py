@@ -15,11 +15,12 @@ import pytest
 from sqlalchemy import inspect, select
 from sqlalchemy.ext.asyncio import AsyncEngine, create_async_engine
 
-from projections.folding import Parked
-from projections.live import LiveProjector
+from outbox_relay.producer import Sent
+from outbox_relay.publisher import RECORD_PUBLISHED, sent_record
+from projections.live import Consumed, LiveProjector
 from projections.read_models.events import EVENTS
 from projections.read_models.replay import replay
-from projections.store import apply_batch, park
+from projections.store import apply_batch
 from shared.application.board import Board
 from shared.domain.event import Event
 from shared.identity import Caller
@@ -28,12 +29,12 @@ from shared.integration.envelope import Envelope, encode_message
 from shared.integration.events import to_integration_event
 from shared.integration.names import WATERMARK_CHANNEL
 from shared.read_model.migrate import upgrade
-from shared.read_model.schema import applied_positions, events, parked_messages
+from shared.read_model.schema import events, parked_messages
 from shared.read_model.watermarks import (
     advance_watermark,
     current_watermark,
     parse_watermark_notice,
-    read_watermark,
+    record_progress,
 )
 from shared.settings import Settings
 from tests.builders import event_details
@@ -91,6 +92,11 @@ class Story:
 
 def envelopes(*messages: dict[str, Any]) -> list[Envelope]:
     return [Envelope.of(m) for m in messages]
+
+
+def consumed(*messages: dict[str, Any], partition: int = 0) -> list[Consumed]:
+    """The messages as a consumer takes them from one partition of the events stream."""
+    return [Consumed("events", partition, encode_message(m), m["position"]) for m in messages]
 
 
 @pytest.fixture
@@ -231,8 +237,8 @@ async def test_a_gap_parks_the_message_and_its_aggregate_behind_it_while_others_
     other_update = other.update(minutes=1, title="другое")
     projector = LiveProjector(engine, EVENTS)
 
-    await projector.handle([encode_message(stuck_scheduled), encode_message(after_gap)])
-    await projector.handle([encode_message(m) for m in (other_scheduled, later, other_update)])
+    await projector.handle(consumed(stuck_scheduled, after_gap))
+    await projector.handle(consumed(other_scheduled, later, other_update))
 
     current = await rows(engine)
     assert current[stuck.id]["title"] == "Лекция"
@@ -253,7 +259,7 @@ async def test_a_message_its_handler_refuses_is_parked_and_logged(
     projector = LiveProjector(engine, EVENTS)
 
     with caplog.at_level(logging.ERROR, logger="projections.store"):
-        await projector.handle([encode_message(scheduled), encode_message(refused)])
+        await projector.handle(consumed(scheduled, refused))
 
     assert "cannot change" in (await parked(engine))[refused["position"]]
     assert (await rows(engine))[story.id]["version"] == 1
@@ -273,7 +279,7 @@ async def test_a_message_the_database_refuses_is_parked_and_the_rest_of_its_batc
     batch = [*before.messages(), broken_message, *after.messages()]
     projector = LiveProjector(engine, EVENTS)
 
-    await projector.handle([encode_message(m) for m in batch])
+    await projector.handle(consumed(*batch))
 
     assert set(await rows(engine)) == {before.id, after.id}
     assert set(await parked(engine)) == {broken_message["position"]}
@@ -307,39 +313,97 @@ async def outbox_events(engine: AsyncEngine) -> list[Envelope]:
         return [Envelope.decode(payload) for payload in result.scalars()]
 
 
-async def test_the_watermark_passes_applied_foreign_and_parked_positions_and_stops_at_a_gap(
-    engine: AsyncEngine, board: Board, settings: Settings
-) -> None:
-    applied = schedule(board, "применённое")
-    parked_position = schedule(board, "припаркованное")
-    foreign = board.register_user(
-        username="someone", email="", password="long-enough-password"
-    ).position
-    pending = schedule(board, "ещё не дошло")
-    beyond = schedule(board, "дошло раньше")
+async def relay_sent(settings: Settings, head: int, *sent: tuple[str, int, int]) -> None:
+    """Record, as the relay does, that it published up to `head`, and the highest position
+    it sent to each (stream, partition)."""
+    rows = [(position, stream, "k", b"{}") for stream, _partition, position in sent]
+    where = [Sent(partition, n) for n, (_stream, partition, _position) in enumerate(sent, 1)]
+    params, _ = sent_record(rows, where, head=head)
+    async with await psycopg.AsyncConnection.connect(
+        settings.database_url, autocommit=True
+    ) as conn:
+        await conn.execute(RECORD_PUBLISHED, params)
+
+
+async def advance(engine: AsyncEngine) -> int:
     async with engine.begin() as conn:
-        await apply_batch(conn, EVENTS, [await outbox_envelope(engine, applied)])
-        await apply_batch(conn, EVENTS, [await outbox_envelope(engine, beyond)])
-        await park(conn, EVENTS.name, [Parked(await outbox_envelope(engine, parked_position), "x")])
+        return await advance_watermark(conn, EVENTS.name, EVENTS.streams)
+
+
+# The board creates the event store, whose outbox the relay marks.
+@pytest.mark.usefixtures("board")
+async def test_the_watermark_is_the_relays_head_but_stops_at_a_partition_still_behind(
+    engine: AsyncEngine, settings: Settings
+) -> None:
+    # Partition 1 of the events stream was sent position 12, but only 8 was applied there;
+    # 13 went to the users stream, which this projection does not read.
+    await relay_sent(settings, 13, ("events", 0, 10), ("events", 1, 12), ("users", 0, 13))
+    async with engine.begin() as conn:
+        await record_progress(conn, EVENTS.name, {("events", 0): 10, ("events", 1): 8})
     with psycopg.connect(settings.database_url, autocommit=True) as listener:
         listener.execute(f"LISTEN {WATERMARK_CHANNEL}")
 
-        async with engine.begin() as conn:
-            stopped_at = await advance_watermark(conn, EVENTS.name, EVENTS.streams)
+        stopped_at = await advance(engine)
         notices = [n.payload for n in listener.notifies(timeout=2, stop_after=1)]
 
-    assert foreign < pending
-    assert stopped_at == pending - 1
-    assert [parse_watermark_notice(n) for n in notices] == [(EVENTS.name, pending - 1)]
+    assert stopped_at == 8
+    assert [parse_watermark_notice(n) for n in notices] == [(EVENTS.name, 8)]
 
     async with engine.begin() as conn:
-        await apply_batch(conn, EVENTS, [await outbox_envelope(engine, pending)])
-        reached = await advance_watermark(conn, EVENTS.name, EVENTS.streams)
-    assert await current_watermark(engine) == reached == beyond
-    async with engine.connect() as conn:
-        assert await read_watermark(conn, EVENTS.name) == beyond
-        left = await conn.scalars(select(applied_positions.c.position))
-        assert list(left) == []
+        await record_progress(conn, EVENTS.name, {("events", 1): 12})
+    assert await advance(engine) == 13
+    assert await current_watermark(engine) == 13
+
+
+# The board creates the event store, whose outbox the relay marks.
+@pytest.mark.usefixtures("board")
+async def test_the_watermark_never_goes_back_and_stays_put_without_a_notice(
+    engine: AsyncEngine, settings: Settings
+) -> None:
+    await relay_sent(settings, 5, ("events", 0, 5))
+    async with engine.begin() as conn:
+        await record_progress(conn, EVENTS.name, {("events", 0): 5})
+    assert await advance(engine) == 5
+    # A second worker's older progress (or a stale one) must not move the mark back.
+    async with engine.begin() as conn:
+        await record_progress(conn, EVENTS.name, {("events", 0): 3})
+    with psycopg.connect(settings.database_url, autocommit=True) as listener:
+        listener.execute(f"LISTEN {WATERMARK_CHANNEL}")
+        assert await advance(engine) == 5
+        assert list(listener.notifies(timeout=0.3, stop_after=1)) == []
+
+
+# The board creates the event store, whose outbox the relay marks.
+@pytest.mark.usefixtures("board")
+async def test_a_parked_message_counts_as_done_for_the_watermark(
+    engine: AsyncEngine, settings: Settings
+) -> None:
+    story = Story(first_position=1)
+    [scheduled] = story.messages()
+    refused = {**story.update(minutes=1, title="x"), "data": {"changes": {"status": "finished"}}}
+    await relay_sent(settings, refused["position"], ("events", 0, refused["position"]))
+
+    await LiveProjector(engine, EVENTS).handle(consumed(scheduled, refused))
+
+    assert set(await parked(engine)) == {refused["position"]}
+    assert await current_watermark(engine) == refused["position"]
+
+
+# The board creates the event store, whose outbox the relay marks.
+@pytest.mark.usefixtures("board")
+async def test_an_unreadable_message_is_parked_by_its_header_and_does_not_stall_the_watermark(
+    engine: AsyncEngine, settings: Settings
+) -> None:
+    story = Story(first_position=1)
+    [scheduled] = story.messages()
+    garbage = Consumed("events", 0, b"not json at all", scheduled["position"] + 1)
+    await relay_sent(settings, garbage.position or 0, ("events", 0, garbage.position or 0))
+
+    await LiveProjector(engine, EVENTS).handle([*consumed(scheduled), garbage])
+
+    assert set(await rows(engine)) == {story.id}
+    assert "DecodeError" in (await parked(engine))[garbage.position or 0]
+    assert await current_watermark(engine) == garbage.position
 
 
 async def test_a_replay_rebuilds_the_table_the_live_projector_built(

@@ -37,7 +37,7 @@ def test_upgrading_twice_leaves_one_schema_in_place(database_url: str) -> None:
     engine = create_engine(sqlalchemy_url(database_url), poolclass=NullPool)
     with engine.connect() as conn:
         tables = set(inspect(conn).get_table_names(schema=READ_SCHEMA))
-    assert {"events", "applied_positions", "watermarks", "parked_messages"} <= tables
+    assert {"events", "projection_partitions", "watermarks", "parked_messages"} <= tables
 
 
 def test_the_migrations_build_exactly_the_tables_the_code_describes(database_url: str) -> None:

@@ -59,7 +59,7 @@ def test_a_booking_notifies_its_user_once_with_the_events_place_and_local_time()
     ]
     [put] = [w for w in first if isinstance(w, Put) and w.table == notifications.name]
     booked = envelopes[-1]
-    key = caused_key(UUID(booked.message["id"]), ANNA, "booking")
+    key = caused_key(booked.id, ANNA, "booking")
     assert put.values["key"] == key
     assert put.values["id"] == notification_id(key)
     assert again == []

@@ -710,6 +710,8 @@ def profiled(
                 "200",
                 "--format",
                 "raw",
+                # Only threads holding the GIL: where the CPU goes, not where threads wait.
+                "--gil",
                 "--nonblocking",
                 "--output",
                 str(out_dir / f"{label}-{child.spec.name}.txt"),

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import AsyncIterator
-from contextlib import asynccontextmanager
+from contextlib import AsyncExitStack, asynccontextmanager
 
 from fastapi import FastAPI
 from starlette.concurrency import run_in_threadpool
@@ -27,25 +27,34 @@ def open_board(settings: Settings, clock: Clock | None) -> Board:
 
 
 def create_app(
-    settings: Settings, board: Board | None = None, clock: Clock | None = None
+    settings: Settings,
+    board: Board | None = None,
+    clock: Clock | None = None,
+    access: AccessStore | None = None,
 ) -> FastAPI:
-    """The write API; without a `board` it opens one on the event store and closes it after."""
+    """The write API; without a `board` (or an `access` store) it opens one and closes it
+    after."""
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
-        owned = board is None
-        app.state.board = board or await run_in_threadpool(open_board, settings, clock)
-        pool = api_pool(settings)
-        engine = app.state.engine = api_engine(settings)
-        app.state.sessions = Sessions(app.state.board, pool)
-        app.state.access = AccessStore(engine)
-        try:
+        async with AsyncExitStack() as stack:
+            if board is None:
+                app.state.board = await run_in_threadpool(open_board, settings, clock)
+                stack.push_async_callback(run_in_threadpool, app.state.board.close)
+            else:
+                app.state.board = board
+            pool = api_pool(settings)
+            stack.push_async_callback(run_in_threadpool, pool.close)
+            app.state.engine = api_engine(settings)
+            stack.push_async_callback(app.state.engine.dispose)
+            app.state.sessions = Sessions(app.state.board, pool)
+            app.state.access = access or await stack.enter_async_context(
+                AccessStore(settings).running()
+            )
+            # Its own saves are forgotten before they are answered, not when told.
+            app.state.board.on_access_changed.append(app.state.access.forget)
+            stack.callback(app.state.board.on_access_changed.remove, app.state.access.forget)
             yield
-        finally:
-            await engine.dispose()
-            await run_in_threadpool(pool.close)
-            if owned:
-                await run_in_threadpool(app.state.board.close)
 
     app = create_api_app(settings, title="Event Board — команды", lifespan=lifespan)
     app.include_router(events.router)

@@ -26,6 +26,7 @@ from gateway.metrics import UNMATCHED, Metrics
 from gateway.readiness import check_readiness
 from shared.application.board import Board
 from shared.application.commits import Committer
+from shared.auth.access_store import AccessStore
 from shared.http.errors import framework_error_response, http_exception_handler
 from shared.infra.heap import freeze_startup_heap
 from shared.integration.names import READ_PROJECTIONS
@@ -100,14 +101,19 @@ def create_app(
     settings: Settings,
     command_app: FastAPI | None = None,
     query_app: FastAPI | None = None,
+    access: AccessStore | None = None,
 ) -> ASGIApp:
-    command_app = command_app or command_api.app.create_app(settings)
-    query_app = query_app or query_api.app.create_app(settings)
+    """Both APIs, sharing one store of the users' rights (so the command API's own saves
+    are forgotten for the reads too), and the operations endpoints."""
+    access = access or AccessStore(settings)
+    command_app = command_app or command_api.app.create_app(settings, access=access)
+    query_app = query_app or query_api.app.create_app(settings, access=access)
     apis: Sequence[FastAPI] = (query_app, command_app)
 
     @asynccontextmanager
     async def lifespan(_app: Starlette) -> AsyncIterator[None]:
         async with AsyncExitStack() as stack:
+            await stack.enter_async_context(access.running())
             for api in apis:
                 await stack.enter_async_context(api.router.lifespan_context(api))
             freeze_startup_heap()

@@ -27,7 +27,7 @@ LISTEN = [SQL("LISTEN {}").format(Identifier(c)) for c in (OUTBOX_CHANNEL, RESEN
 LOCK_RETRY_SECONDS = 0.5
 PRUNE_INTERVAL_SECONDS = 60.0
 # How often a relay waiting for notifications looks at its stop flag.
-STOP_CHECK_SECONDS = 0.1
+STOP_CHECK_SECONDS = 0.5
 MIN_BACKOFF_SECONDS = 0.1
 MAX_BACKOFF_SECONDS = 5.0
 PRODUCER_CLOSE_SECONDS = 5.0

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import time
 from collections.abc import Awaitable, Callable, Sequence
 from typing import NamedTuple
 
@@ -68,6 +69,8 @@ class LiveProjector:
         self.engine = engine
         self.projection = projection
         self._apply_batch = apply
+        # When the last batch began: its watermark took in every relay head told before.
+        self.last_batch_at = 0.0
 
     async def handle(self, batch: Sequence[Consumed]) -> None:
         """Apply a consumed batch; returns once every message is applied or parked, with
@@ -94,6 +97,7 @@ class LiveProjector:
             return None
 
     async def _apply(self, decoded: list[Decoded]) -> None:
+        self.last_batch_at = time.monotonic()
         try:
             async with self.engine.begin() as conn:
                 await self._apply_batch(conn, self.projection, [d.envelope for d in decoded])

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import AsyncIterator
-from contextlib import asynccontextmanager
+from contextlib import AsyncExitStack, asynccontextmanager
 
 from fastapi import FastAPI
 
@@ -21,19 +21,24 @@ from shared.settings import Settings
 CACHED_LISTINGS = ("/api/events/", "/api/tags/")
 
 
-def create_app(settings: Settings, clock: Clock | None = None) -> FastAPI:
+def create_app(
+    settings: Settings, clock: Clock | None = None, access: AccessStore | None = None
+) -> FastAPI:
+    """The read API; without an `access` store it opens one and closes it after."""
+
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
-        app.state.engine = api_engine(settings, read_only=True)
-        app.state.access = AccessStore(app.state.engine)
-        app.state.watermarks = WatermarkWatcher(settings.database_url)
-        app.state.watermarks.start()
-        app.state.counts = CountCache(settings.listing_cache_seconds, app.state.watermarks)
-        try:
+        async with AsyncExitStack() as stack:
+            app.state.engine = api_engine(settings, read_only=True)
+            stack.push_async_callback(app.state.engine.dispose)
+            app.state.access = access or await stack.enter_async_context(
+                AccessStore(settings).running()
+            )
+            app.state.watermarks = WatermarkWatcher(settings.database_url)
+            app.state.watermarks.start()
+            stack.push_async_callback(app.state.watermarks.stop)
+            app.state.counts = CountCache(settings.listing_cache_seconds, app.state.watermarks)
             yield
-        finally:
-            await app.state.watermarks.stop()
-            await app.state.engine.dispose()
 
     app = create_api_app(settings, title="Event Board — чтение", lifespan=lifespan)
     app.state.clock = clock or SystemClock()

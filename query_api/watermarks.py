@@ -25,12 +25,17 @@ RECONNECT_SECONDS = 1.0
 
 
 class WatermarkWatcher:
+    """Listens for watermark notifications on one connection, for good; while requests wait,
+    a second task also polls the watermarks table on a connection of its own, as a safety
+    net, and stops polling (closing that connection) once nobody waits."""
+
     def __init__(self, database_url: str) -> None:
         self._database_url = database_url
         self._positions: dict[str, int] = {}
         self._advanced = asyncio.Event()
         self._waiting = 0
         self._task: asyncio.Task[None] | None = None
+        self._poller: asyncio.Task[None] | None = None
 
     def position(self, projection: str) -> int:
         """The highest watermark seen so far (watermarks only grow, so it is never too high)."""
@@ -41,6 +46,8 @@ class WatermarkWatcher:
         if self.position(projection) >= position:
             return
         self._waiting += 1
+        if self._poller is None or self._poller.done():
+            self._poller = asyncio.create_task(self._poll_while_waiting(), name="watermark-poll")
         try:
             while self.position(projection) < position:
                 await self._advanced.wait()
@@ -51,11 +58,12 @@ class WatermarkWatcher:
         self._task = asyncio.create_task(self._run(), name="watermark-watcher")
 
     async def stop(self) -> None:
-        if self._task is not None:
-            self._task.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await self._task
-            self._task = None
+        for task in (self._task, self._poller):
+            if task is not None:
+                task.cancel()
+                with contextlib.suppress(asyncio.CancelledError):
+                    await task
+        self._task = self._poller = None
 
     async def _run(self) -> None:
         while True:
@@ -71,14 +79,23 @@ class WatermarkWatcher:
         ) as conn:
             await conn.execute(f"LISTEN {WATERMARK_CHANNEL}")
             await self._poll(conn)
-            while True:
-                async for notify in conn.notifies(timeout=POLL_SECONDS):
-                    self._advance_from_payload(notify.payload)
-                if self._waiting:
+            async for notify in conn.notifies():
+                self._advance_from_payload(notify.payload)
+
+    async def _poll_while_waiting(self) -> None:
+        try:
+            async with await psycopg.AsyncConnection.connect(
+                self._database_url, autocommit=True
+            ) as conn:
+                while self._waiting:
                     await self._poll(conn)
+                    await asyncio.sleep(POLL_SECONDS)
+        except (psycopg.Error, OSError) as error:
+            # The waiting requests time out; the next one to wait polls again.
+            logger.warning("watermark poll failed: %s", error)
 
     async def _poll(self, conn: psycopg.AsyncConnection[TupleRow]) -> None:
-        # Every projection's watermark in one round trip, on the listening connection itself.
+        # Every projection's watermark in one round trip.
         cursor = await conn.execute(ALL_WATERMARKS_SQL)
         for projection, position in await cursor.fetchall():
             self._advance(projection, position)

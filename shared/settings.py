@@ -103,7 +103,8 @@ class Settings(BaseSettings):
 
     # --- The relay. ---
     relay_batch_size: int = Field(default=500, ge=1)
-    relay_poll_seconds: float = Field(default=1.0, gt=0)
+    # Only a safety net: every commit with outbox rows notifies the relay.
+    relay_poll_seconds: float = Field(default=5.0, gt=0)
     # Published outbox rows are kept this long (and below every projection's watermark).
     outbox_retention_seconds: float = Field(default=86400.0, ge=0)
 

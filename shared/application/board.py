@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+from collections.abc import Callable
 from typing import Any, ClassVar
 from uuid import UUID
 
@@ -59,6 +60,8 @@ class Board(EventCommands, UserCommands, Application[UUID]):
         if not isinstance(recorder, OutboxRecorder | MemoryRecorder):
             raise TypeError("the board stores its events with OutboxRecorder (event_store_env)")
         self.history = recorder
+        # Called with the ids of the users a save changed, once it is committed.
+        self.on_access_changed: list[Callable[[list[UUID]], None]] = []
         self.commits = Committer(
             self,
             recorder,
@@ -100,7 +103,12 @@ class Board(EventCommands, UserCommands, Application[UUID]):
             )
             for p in pending
         ]
-        return super()._record(processing_event)
+        recordings = super()._record(processing_event)
+        changed = [access.user_id for access in processing_event.saved_kwargs[USER_ACCESS_KWARG]]
+        if changed:
+            for callback in self.on_access_changed:
+                callback(changed)
+        return recordings
 
     def _take_snapshots(self, processing_event: ProcessingEvent[UUID]) -> None:
         # The library rebuilds the aggregate from the store to snapshot it; the aggregate just

@@ -20,6 +20,7 @@ from eventsourcing.persistence import StoredEvent
 from psycopg import Connection, Cursor
 
 from shared.domain.user import User
+from shared.integration.names import ACCESS_CHANNEL
 from shared.settings import EVENT_STORE_SCHEMA
 
 # The key under which the application hands the users it saves to the recorder.
@@ -63,6 +64,9 @@ class Access:
     position: int
 
 
+_NOTIFY = f"SELECT pg_notify('{ACCESS_CHANNEL}', %s)"
+
+
 def create_user_access_table(conn: Connection[Any]) -> None:
     conn.execute(_CREATE)
 
@@ -84,3 +88,5 @@ def record_user_access(
     ]
     if rows:
         curs.executemany(_UPSERT, rows)
+        # Delivered on commit: every API process forgets what it cached of these users.
+        curs.executemany(_NOTIFY, [(str(row[0]),) for row in rows])

@@ -31,6 +31,8 @@ OUTBOX_CHANNEL = "eventboard_outbox"
 PUBLISHED_CHANNEL = "eventboard_published"
 RESEND_CHANNEL = "eventboard_resend"
 WATERMARK_CHANNEL = "eventboard_watermark"
+# A user's rights changed (payload: the user id): the APIs forget what they cached.
+ACCESS_CHANNEL = "eventboard_access"
 # The Kafka record header that carries a message's position, readable even when its value
 # is not.
 POSITION_KAFKA_HEADER = "position"

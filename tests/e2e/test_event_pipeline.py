@@ -13,16 +13,16 @@ import pytest
 from kafka import KafkaConsumer, TopicPartition
 
 from board.up import Stack
-from shared.auth.tokens import issue_access_token
 from shared.integration.names import EVENTS_STREAM
 from shared.outbox.recorder import OUTBOX_TABLE
 from shared.settings import EVENT_STORE_SCHEMA
+from tests.tokens import known_token
 
 pytestmark = pytest.mark.e2e
 
 
 def bearer(stack: Stack, username: str) -> dict[str, str]:
-    token = issue_access_token(stack.settings, uuid4(), username, False)
+    token = known_token(stack.settings, uuid4(), username)
     return {"Authorization": f"Bearer {token}"}
 
 

@@ -12,13 +12,13 @@ import httpx
 import pytest
 
 from board.up import Stack
-from shared.auth.tokens import issue_access_token
+from tests.tokens import known_token
 
 pytestmark = pytest.mark.e2e
 
 
 def bearer(stack: Stack) -> dict[str, str]:
-    token = issue_access_token(stack.settings, uuid4(), f"fan-{uuid4().hex[:6]}", False)
+    token = known_token(stack.settings, uuid4(), f"fan-{uuid4().hex[:6]}")
     return {"Authorization": f"Bearer {token}"}
 
 

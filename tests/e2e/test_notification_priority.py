@@ -21,10 +21,10 @@ from board.environment import settings_environment
 from board.up import Stack
 from projections.read_models.replay import REBUILD_SCHEMA
 from shared.application.board import Board
-from shared.auth.tokens import issue_access_token
 from shared.identity import Caller
 from shared.infra.database import event_store_env
 from tests.builders import event_details
+from tests.tokens import known_token
 from tests.waiting import eventually
 
 pytestmark = pytest.mark.e2e
@@ -37,7 +37,7 @@ ORGANIZER = Caller(uuid4(), "organizer")
 
 
 def bearer(stack: Stack) -> dict[str, str]:
-    token = issue_access_token(stack.settings, uuid4(), f"fan-{uuid4().hex[:6]}", False)
+    token = known_token(stack.settings, uuid4(), f"fan-{uuid4().hex[:6]}")
     return {"Authorization": f"Bearer {token}"}
 
 

@@ -10,13 +10,13 @@ import httpx
 import pytest
 
 from board.up import Stack
-from shared.auth.tokens import issue_access_token
+from tests.tokens import known_token
 
 pytestmark = pytest.mark.e2e
 
 
 def bearer(stack: Stack, username: str) -> dict[str, str]:
-    token = issue_access_token(stack.settings, uuid4(), username, False)
+    token = known_token(stack.settings, uuid4(), username)
     return {"Authorization": f"Bearer {token}"}
 
 

@@ -13,9 +13,9 @@ import pytest
 
 from board.up import Stack
 from shared.application.board import Board
-from shared.auth.tokens import issue_access_token
 from shared.domain.event import Event
 from shared.infra.database import event_store_env
+from tests.tokens import known_bearer
 
 pytestmark = pytest.mark.e2e
 
@@ -25,9 +25,7 @@ WRITES_PER_USER = 6
 
 
 def bearer(stack: Stack, user_id: UUID, username: str) -> dict[str, str]:
-    return {
-        "Authorization": f"Bearer {issue_access_token(stack.settings, user_id, username, False)}"
-    }
+    return known_bearer(stack.settings, user_id, username)
 
 
 async def burst(stack: Stack, event_ids: list[str], seed: int) -> int:

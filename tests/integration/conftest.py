@@ -23,6 +23,7 @@ from projections.read_models.events import EVENTS, matching_columns
 from projections.store import child_statements
 from query_api.app import create_app
 from shared.application.board import Board
+from shared.auth.access_store import AccessStore
 from shared.clock import ManualClock
 from shared.read_model.migrate import upgrade
 from shared.read_model.schema import events
@@ -168,8 +169,9 @@ def board_clock() -> ManualClock:
 @pytest.fixture
 async def board_api(settings: Settings, board_clock: ManualClock) -> AsyncIterator[BoardApi]:
     upgrade(settings.database_url)
-    command_app = create_command_app(settings, clock=board_clock)
-    app = create_gateway(settings, command_app=command_app)
+    access = AccessStore(settings)
+    command_app = create_command_app(settings, clock=board_clock, access=access)
+    app = create_gateway(settings, command_app=command_app, access=access)
     engine = create_async_engine(settings.sqlalchemy_url, pool_size=2)
     async with (
         LifespanManager(app) as manager,

@@ -17,6 +17,7 @@ from command_api.app import create_app
 from shared.auth.tokens import issue_access_token
 from shared.clock import ManualClock
 from shared.settings import Settings
+from tests.tokens import known_bearer
 
 pytestmark = pytest.mark.integration
 
@@ -46,7 +47,7 @@ async def client(app_settings: Settings, clock: ManualClock) -> AsyncIterator[As
 
 
 def bearer(settings: Settings, user: tuple[UUID, str], is_staff: bool = False) -> dict[str, str]:
-    return {"Authorization": f"Bearer {issue_access_token(settings, *user, is_staff)}"}
+    return known_bearer(settings, *user, is_staff)
 
 
 def new_event(clock: ManualClock, **overrides: Any) -> dict[str, Any]:

@@ -10,9 +10,9 @@ from uuid import UUID, uuid4
 import pytest
 from httpx import Response
 
-from shared.auth.tokens import issue_access_token
 from shared.settings import Settings
 from tests.integration.conftest import BoardApi
+from tests.tokens import known_bearer
 
 pytestmark = pytest.mark.integration
 
@@ -27,7 +27,7 @@ class Users:
         self.settings = settings
 
     def headers(self, user: tuple[UUID, str], *, staff: bool = False) -> dict[str, str]:
-        return {"Authorization": f"Bearer {issue_access_token(self.settings, *user, staff)}"}
+        return known_bearer(self.settings, *user, staff)
 
     def guest(self) -> dict[str, str]:
         return self.headers((uuid4(), f"guest-{uuid4().hex[:6]}"))

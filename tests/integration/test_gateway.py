@@ -15,9 +15,9 @@ from httpx import ASGITransport, AsyncClient
 
 from board.embedded import free_port
 from gateway.app import create_app
-from shared.auth.tokens import issue_access_token
 from shared.read_model.migrate import upgrade
 from shared.settings import Settings
+from tests.tokens import known_token
 
 pytestmark = pytest.mark.integration
 
@@ -44,7 +44,7 @@ async def client(gateway_settings: Settings) -> AsyncIterator[AsyncClient]:
 
 
 async def create_event(client: AsyncClient, settings: Settings) -> dict[str, Any]:
-    token = issue_access_token(settings, uuid4(), "alice", False)
+    token = known_token(settings, uuid4(), "alice")
     response = await client.post(
         "/api/events/",
         json={
@@ -79,7 +79,7 @@ async def test_the_same_path_is_read_by_get_and_changed_by_patch(
     client: AsyncClient, gateway_settings: Settings
 ) -> None:
     event = await create_event(client, gateway_settings)
-    token = issue_access_token(gateway_settings, uuid4(), "mallory", False)
+    token = known_token(gateway_settings, uuid4(), "mallory")
 
     response = await client.patch(
         f"/api/events/{event['id']}/",
@@ -232,7 +232,7 @@ async def test_an_events_history_is_read_from_the_command_api(
     client: AsyncClient, gateway_settings: Settings
 ) -> None:
     event = await create_event(client, gateway_settings)
-    token = issue_access_token(gateway_settings, UUID(event["organizer"]["id"]), "alice", False)
+    token = known_token(gateway_settings, UUID(event["organizer"]["id"]), "alice")
 
     response = await client.get(
         f"/api/events/{event['id']}/history/", headers={"Authorization": f"Bearer {token}"}

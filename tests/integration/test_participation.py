@@ -17,7 +17,6 @@ from projections.read_models.events import EVENTS
 from projections.read_models.replay import replay
 from projections.store import apply_batch
 from shared.application.board import Board
-from shared.auth.tokens import issue_access_token
 from shared.domain.event import Event
 from shared.domain.tag import Tag
 from shared.identity import Caller
@@ -27,6 +26,7 @@ from shared.read_model.schema import bookings, tags
 from shared.settings import Settings
 from tests.builders import event_details
 from tests.envelopes import Outbox
+from tests.tokens import known_bearer
 
 pytestmark = pytest.mark.integration
 
@@ -65,7 +65,7 @@ async def project(engine: AsyncEngine, envelopes: list[Envelope]) -> None:
 
 
 def bearer(settings: Settings, user: tuple[UUID, str]) -> dict[str, str]:
-    return {"Authorization": f"Bearer {issue_access_token(settings, *user, False)}"}
+    return known_bearer(settings, *user)
 
 
 async def table_rows(engine: AsyncEngine, query: Any) -> list[tuple[Any, ...]]:

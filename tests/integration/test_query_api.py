@@ -13,9 +13,9 @@ from httpx import ASGITransport, AsyncClient
 
 from board.embedded import free_port
 from query_api.app import create_app
-from shared.auth.tokens import issue_access_token
 from shared.settings import Settings
 from tests.integration.conftest import NOW, ORGANIZER_ID, AddEvent, raise_watermark
+from tests.tokens import known_bearer, known_token
 
 pytestmark = pytest.mark.integration
 
@@ -138,7 +138,7 @@ async def test_a_bad_token_is_refused_on_a_public_read(read_client: AsyncClient)
 async def test_a_valid_token_reads_like_anyone(
     read_client: AsyncClient, read_settings: Settings
 ) -> None:
-    token = issue_access_token(read_settings, uuid4(), "bob", False)
+    token = known_token(read_settings, uuid4(), "bob")
 
     response = await read_client.get("/api/events/", headers={"Authorization": f"Bearer {token}"})
 
@@ -229,7 +229,7 @@ async def caching_client(read_settings: Settings) -> AsyncIterator[AsyncClient]:
 
 
 def signed_in(settings: Settings) -> dict[str, str]:
-    return {"Authorization": f"Bearer {issue_access_token(settings, uuid4(), 'bob', False)}"}
+    return known_bearer(settings, uuid4(), "bob")
 
 
 async def test_a_listing_reuses_its_count_until_a_read_asks_for_a_later_position(

@@ -8,7 +8,6 @@ from uuid import UUID, uuid4
 
 import jwt
 import pytest
-from sqlalchemy.ext.asyncio import create_async_engine
 
 from shared.auth.access import Access
 from shared.auth.access_store import AccessStore
@@ -307,17 +306,14 @@ async def test_a_change_of_rights_holds_for_tokens_issued_before_it(board_api: B
 async def test_the_write_side_records_each_users_rights_with_their_last_position(
     board_api: BoardApi, settings: Settings
 ) -> None:
-    engine = create_async_engine(settings.sqlalchemy_url)
-    access = AccessStore(engine)
-    try:
+    async with AccessStore(settings).running() as access:
         registered = await board_api.register("quinn", email="quinn@example.com")
         user_id = UUID(registered.json()["id"])
         after_registering = await access.get(user_id)
         granted = board_api.board.set_staff(user_id, is_staff=True)
+        access.forget([user_id])
         after_granting = await access.get(user_id)
         unknown = await access.get(uuid4())
-    finally:
-        await engine.dispose()
 
     position = int(registered.headers["X-Event-Position"])
     assert after_registering == Access(is_staff=False, is_active=True, position=position)

@@ -1,12 +1,14 @@
 """Bookings: POST /api/events/{id}/book/ through the gateway, spread over many events and
 on one hot event, N concurrent clients (closed loops).
 
-Every booking is made by a user of its own (a token minted in the load process), so no
-request is refused for booking twice. `spread` books round-robin over `--events` events;
-`hot` books one event, a fresh one per run. The write side's counters on `/metrics` give
-the commands per commit group and the conflict retries (groups run again because another
-writer changed an aggregate); after each hot run the query API's `booked_count` of the
-event is compared with the bookings answered 201 (no oversell, none lost).
+Each client is a registered user with one token, as an app would be. `spread`: each client
+books the events round-robin, a fresh set of `--events` events per run, so no booking is
+refused for booking twice. `hot`: every client books one event, a fresh one per run, and
+cancels again (book, cancel, book, ...); both count as operations. The write side's
+counters on `/metrics` give the commands per commit group and the conflict retries
+(groups run again because another writer changed an aggregate); after each hot run the
+query API's `booked_count` of the event is compared with what the answers left booked (no
+oversell, none lost).
 
     uv run python bench/bookings.py --clients 64 --seconds 15 --runs 3
 """
@@ -20,18 +22,15 @@ import time
 from collections import Counter
 from functools import partial
 from typing import Any
-from uuid import uuid4
 
 import harness
 import httpx
 from loadgen import ConnectionPool, event_body, json_headers
 
-from shared.auth.tokens import issue_access_token
-from shared.settings import Settings
-
 NAME = "bookings"
 SEATS = 100_000
 COLUMNS = {
+    "operations_per_s": "ops/s",
     "booked_per_s": "booked/s",
     "p50_ms": "p50 ms",
     "p95_ms": "p95 ms",
@@ -47,58 +46,70 @@ _COUNTER = re.compile(r"^(board_\w+?)(?:_total)? ([0-9.e+]+)$", re.MULTILINE)
 
 
 def booking_load(
-    base_url: str, settings: dict[str, Any], event_ids: list[str], clients: int, seconds: float
+    base_url: str, tokens: list[str], event_ids: list[str], seconds: float, cancel: bool
 ) -> dict[str, Any]:
-    """Runs in the load process: `clients` closed loops booking `event_ids` round-robin."""
-    return asyncio.run(_booking_load(base_url, Settings(**settings), event_ids, clients, seconds))
+    """Runs in the load process: a closed loop per token booking `event_ids` round-robin,
+    or (with `cancel`) booking and cancelling the one event."""
+    return asyncio.run(_booking_load(base_url, tokens, event_ids, seconds, cancel))
 
 
 async def _booking_load(
-    base_url: str, settings: Settings, event_ids: list[str], clients: int, seconds: float
+    base_url: str, tokens: list[str], event_ids: list[str], seconds: float, cancel: bool
 ) -> dict[str, Any]:
-    pool = await ConnectionPool(base_url, clients).open()
+    pool = await ConnectionPool(base_url, len(tokens)).open()
     latencies: list[float] = []
     statuses: Counter[str] = Counter()
+    held = 0
     last_position = 0
     started = time.perf_counter()
     deadline = started + seconds
 
-    async def loop(first: int) -> None:
-        nonlocal last_position
+    async def loop(token: str, first: int) -> None:
+        nonlocal held, last_position
+        headers = json_headers(token)
         number = first
+        booked = False
         while time.perf_counter() < deadline:
-            token = issue_access_token(settings, uuid4(), f"guest{number}", False)
-            path = f"/api/events/{event_ids[number % len(event_ids)]}/book/"
+            event_id = event_ids[number % len(event_ids)]
+            action = "cancel_booking" if booked else "book"
             sent = time.perf_counter()
             try:
                 async with pool.connection() as connection:
                     response = await connection.request(
-                        "POST", path, headers=json_headers(token), body=b"{}"
+                        "POST", f"/api/events/{event_id}/{action}/", headers=headers, body=b"{}"
                     )
             except (OSError, ValueError, asyncio.IncompleteReadError) as error:
                 statuses[type(error).__name__] += 1
                 continue
-            if response.status == 201:
+            if response.status in (200, 201):
                 latencies.append(time.perf_counter() - sent)
                 last_position = max(last_position, int(response.headers["x-event-position"]))
-                statuses["201"] += 1
+                statuses[action] += 1
+                held += -1 if booked else 1
+                booked = cancel and not booked
             else:
                 statuses[f"{response.status} {response.json().get('code')}"] += 1
-            number += clients
+            number += 1
 
     try:
-        await asyncio.gather(*(loop(n) for n in range(clients)))
+        await asyncio.gather(*(loop(token, n) for n, token in enumerate(tokens)))
     finally:
         pool.close()
     elapsed = time.perf_counter() - started
+    done = statuses["book"] + statuses["cancel_booking"]
     return {
-        "booked": statuses["201"],
-        "booked_per_s": round(statuses["201"] / elapsed, 1),
+        "operations": done,
+        "booked": statuses["book"],
+        "booked_per_s": round(statuses["book"] / elapsed, 1),
+        "operations_per_s": round(done / elapsed, 1),
         **harness.latency_summary(latencies),
-        "errors": sum(n for status, n in statuses.items() if status != "201"),
+        "errors": sum(
+            n for status, n in statuses.items() if status not in ("book", "cancel_booking")
+        ),
         "statuses": dict(statuses),
         "seconds": round(elapsed, 2),
         "last_position": last_position,
+        "held": held,
     }
 
 
@@ -136,23 +147,25 @@ class Bookings:
         self.loader = loader
         self.options = options
         self.client = httpx.Client(base_url=bench.base_url, timeout=30, trust_env=False)
-        self.token = bench.token()
+        self.tokens = bench.tokens(options.clients)
         self.event_ids: list[str] = []
+        self.mode = "spread"
 
     def prepare(self, mode: str) -> None:
+        """Fresh events for every run, so every client may book each of them."""
+        self.mode = mode
         count = self.options.events if mode == "spread" else 1
-        if mode == "hot" or not self.event_ids:
-            self.event_ids = create_events(self.client, self.token, count)
+        self.event_ids = create_events(self.client, self.tokens[0], count)
 
     def run(self, seconds: float) -> dict[str, Any]:
         before = commit_counters(self.client)
         run = self.loader.call(
             booking_load,
             self.bench.base_url,
-            self.bench.settings.model_dump(),
+            self.tokens,
             self.event_ids,
-            self.options.clients,
             seconds,
+            self.mode == "hot",
         )
         after = commit_counters(self.client)
         delta = {k: after[k] - before.get(k, 0.0) for k in after}
@@ -160,19 +173,20 @@ class Bookings:
         run["commands_per_group"] = round(commands / max(delta.get("board_commit_groups", 0), 1), 1)
         run["conflict_retries"] = delta.get("board_conflict_retries", 0.0)
         run["retried_pct"] = round(100 * delta.get("board_retried_commands", 0.0) / commands, 2)
-        if len(self.event_ids) == 1:
-            # Every hot run books a fresh event: all its bookings are this run's.
+        if self.mode == "hot":
+            # Every hot run books a fresh event: what it holds is what this run left booked.
             seen = booked_count(self.client, self.event_ids[0], run["last_position"])
             run["read_model_booked"] = seen
             run["oversold"] = seen > SEATS
-            run["lost"] = run["booked"] - seen
+            run["lost"] = run["held"] - seen
         return run
 
 
 def describe(run: dict[str, Any]) -> str:
     checked = f", read model {run['read_model_booked']}" if "read_model_booked" in run else ""
     return (
-        f"{run['booked_per_s']:.0f}/s, p50 {run['p50_ms']} ms, p99 {run['p99_ms']} ms,"
+        f"{run['operations_per_s']:.0f} ops/s ({run['booked_per_s']:.0f} bookings/s),"
+        f" p50 {run['p50_ms']} ms, p99 {run['p99_ms']} ms,"
         f" {run['commands_per_group']} per group, {run['conflict_retries']:.0f} conflict"
         f" retries, statuses {run['statuses']}{checked}"
     )
@@ -199,7 +213,7 @@ def main() -> None:
                 partial(bookings.run, options.seconds),
                 describe,
                 prepare=partial(bookings.prepare, mode),
-                operations="booked",
+                operations="operations",
             )
             if options.py_spy:
                 with harness.profiled(

@@ -40,7 +40,6 @@ from rich.table import Table
 from board.embedded import EmbeddedBroker, start_embedded_postgres
 from board.setup import set_up
 from board.up import Stack
-from shared.auth.tokens import issue_access_token
 from shared.settings import Settings
 
 REPO = Path(__file__).resolve().parent.parent
@@ -443,19 +442,21 @@ class Bench:
         return self.stack.base_url
 
     def token(self) -> str:
-        """A bearer token: a registered user's if the API registers users, else one minted
-        for a made-up user (commands take the caller from the token)."""
-        username, password = f"bench{uuid4().hex[:8]}", f"pw-{uuid4().hex}"
-        account = {"username": username, "password": password}
+        """The bearer token of a newly registered user."""
+        [token] = self.tokens(1)
+        return token
+
+    def tokens(self, count: int) -> list[str]:
+        """The bearer tokens of `count` newly registered users, one each."""
+        tokens = []
         with httpx.Client(base_url=self.base_url, timeout=30, trust_env=False) as client:
-            registered = client.post("/api/users/register/", json=account)
-            if registered.status_code == 201:
+            for _ in range(count):
+                account = {"username": f"bench{uuid4().hex[:8]}", "password": f"pw-{uuid4().hex}"}
+                client.post("/api/users/register/", json=account).raise_for_status()
                 login = client.post("/api/users/login/", json=account)
                 login.raise_for_status()
-                return str(login.json()["access"])
-            if registered.status_code not in (404, 405):
-                raise RuntimeError(f"registering failed: {registered.text}")
-        return issue_access_token(self.settings, uuid4(), username, False)
+                tokens.append(str(login.json()["access"]))
+        return tokens
 
     def probe(self, sessions: bool = False, **extra_roots: int) -> Probe:
         """CPU of the stack's processes (and `extra_roots`, e.g. load=pid), and the sessions
@@ -583,7 +584,8 @@ def open_bench(
             topic_prefix=f"bench{uuid4().hex[:8]}",
             data_dir=str(WORK_DIR / "data"),
             port=0,
-            log_level="WARNING",
+            # As `board up` runs: the notifier's log channel writes a line per notification.
+            log_level="INFO",
             access_token_seconds=3600,
             **settings,
         )
@@ -658,6 +660,9 @@ def measured_runs(
         for attempt in range(1, options.retries + 2):
             if prepare is not None:
                 prepare()
+                if settle:
+                    # What preparing wrote is worked off before the run is measured.
+                    bench.settle()
             bench.wait_for_quiet(options.quiet_below, options.quiet_wait)
             probe = bench.probe(sessions=options.pg_sessions, load=loader.pid)
             probe.start()

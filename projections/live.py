@@ -16,7 +16,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 from projections.folding import Parked, Projection
 from projections.store import apply_batch, park, park_unreadable
 from shared.integration.envelope import Envelope
-from shared.read_model.watermarks import Progress, advance_watermark, record_progress
+from shared.read_model.watermarks import Progress, advance_watermark
 
 logger = logging.getLogger(__name__)
 
@@ -143,8 +143,7 @@ class LiveProjector:
             await self._done(conn, progress_of([], [consumed for consumed, _ in unreadable]))
 
     async def _done(self, conn: AsyncConnection, progress: Progress) -> None:
-        await record_progress(conn, self.projection.name, progress)
-        await advance_watermark(conn, self.projection.name, self.projection.streams)
+        await advance_watermark(conn, self.projection.name, self.projection.streams, progress)
 
     async def _retrying(self, attempt: Callable[[], Awaitable[None]]) -> None:
         # faust acknowledges whatever happens, so giving up would lose the batch: wait instead.

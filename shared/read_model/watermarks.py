@@ -16,6 +16,7 @@ cost it nothing, and no statement walks the outbox.
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
+from typing import Any
 
 from sqlalchemy import select, text
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
@@ -33,32 +34,37 @@ ALL_WATERMARKS_SQL = f"SELECT projection, position FROM {WATERMARKS_TABLE}"
 # (stream, partition) → the highest position applied there.
 Progress = Mapping[tuple[str, int], int]
 
-_RECORD_PROGRESS = text(
-    f"INSERT INTO {projection_partitions.fullname} AS applied"
-    " (projection, stream, partition, position)"
-    " SELECT :projection, * FROM unnest("
-    " CAST(:streams AS text[]), CAST(:partitions AS integer[]), CAST(:positions AS bigint[]))"
-    " ON CONFLICT (projection, stream, partition) DO UPDATE"
-    " SET position = greatest(applied.position, excluded.position)"
-)
-
 # The partitions of a projection's streams where the relay sent positions beyond the
-# highest it applied there.
+# highest it applied there (`new` holds progress the same statement records).
 _BEHIND = f"""
-    SELECT sent.stream, sent.partition, coalesce(applied.position, 0) AS position
+    SELECT sent.stream, sent.partition,
+           greatest(coalesce(applied.position, 0), coalesce(new.position, 0)) AS position
     FROM {EVENT_STORE_SCHEMA}.{RELAY_PARTITIONS} sent
     LEFT JOIN {projection_partitions.fullname} applied
       ON applied.projection = :projection
      AND applied.stream = sent.stream AND applied.partition = sent.partition
+    LEFT JOIN new ON new.stream = sent.stream AND new.partition = sent.partition
     WHERE sent.stream = ANY(CAST(:streams AS text[]))
-      AND coalesce(applied.position, 0) < sent.position
+      AND greatest(coalesce(applied.position, 0), coalesce(new.position, 0)) < sent.position
 """
-_PARTITIONS_BEHIND = text(_BEHIND)
+_NEW_PROGRESS = """
+    SELECT * FROM unnest(
+        CAST(:new_streams AS text[]), CAST(:new_partitions AS integer[]),
+        CAST(:new_positions AS bigint[])) AS new (stream, partition, position)
+"""
+_PARTITIONS_BEHIND = text(f"WITH new AS ({_NEW_PROGRESS}) {_BEHIND}")
 
-# One statement: compute, store (never backwards), and tell waiting readers if it moved.
+# One statement: record the progress a batch made, compute the watermark with it, store
+# that (never backwards), and tell waiting readers if it moved.
 _ADVANCE = text(
     f"""
-WITH behind AS ({_BEHIND}), reached AS (
+WITH new AS ({_NEW_PROGRESS}), recorded AS (
+    INSERT INTO {projection_partitions.fullname} AS applied
+        (projection, stream, partition, position)
+    SELECT :projection, stream, partition, position FROM new
+    ON CONFLICT (projection, stream, partition) DO UPDATE
+    SET position = greatest(applied.position, excluded.position)
+), behind AS ({_BEHIND}), reached AS (
     SELECT coalesce(
         least((SELECT position FROM {EVENT_STORE_SCHEMA}.{RELAY_HEAD}),
               (SELECT min(position) FROM behind)),
@@ -77,6 +83,14 @@ SELECT stored.position,
 FROM stored
 """
 )
+
+
+def _progress_params(progress: Progress) -> dict[str, list[Any]]:
+    return {
+        "new_streams": [stream for stream, _ in progress],
+        "new_partitions": [partition for _, partition in progress],
+        "new_positions": list(progress.values()),
+    }
 
 
 async def read_watermark(conn: AsyncConnection, projection: str) -> int:
@@ -103,20 +117,6 @@ def parse_watermark_notice(payload: str) -> tuple[str, int]:
     return projection, int(position)
 
 
-async def record_progress(conn: AsyncConnection, projection: str, progress: Progress) -> None:
-    """Record, in the caller's transaction, the positions applied in each partition."""
-    if progress:
-        await conn.execute(
-            _RECORD_PROGRESS,
-            {
-                "projection": projection,
-                "streams": [stream for stream, _ in progress],
-                "partitions": [partition for _, partition in progress],
-                "positions": list(progress.values()),
-            },
-        )
-
-
 async def partitions_behind(
     conn: AsyncConnection, projection: str, streams: Sequence[str]
 ) -> list[tuple[str, int, int]]:
@@ -128,13 +128,17 @@ async def partitions_behind(
     return [(row.stream, row.partition, row.position) for row in rows]
 
 
-async def advance_watermark(conn: AsyncConnection, projection: str, streams: Sequence[str]) -> int:
-    """Move the watermark as far as the recorded progress lets it; return it. Runs in the
-    caller's transaction (and tells `WATERMARK_CHANNEL` on commit when it moved)."""
-    row = (
-        await conn.execute(
-            _ADVANCE,
-            {"projection": projection, "streams": list(streams), "channel": WATERMARK_CHANNEL},
-        )
-    ).first()
+async def advance_watermark(
+    conn: AsyncConnection, projection: str, streams: Sequence[str], progress: Progress | None = None
+) -> int:
+    """Record `progress` (the highest position applied in each partition) and move the
+    watermark as far as the progress recorded lets it; return it. Runs in the caller's
+    transaction (and tells `WATERMARK_CHANNEL` on commit when it moved)."""
+    params = {
+        "projection": projection,
+        "streams": list(streams),
+        "channel": WATERMARK_CHANNEL,
+        **_progress_params(progress or {}),
+    }
+    row = (await conn.execute(_ADVANCE, params)).first()
     return 0 if row is None else int(row[0])

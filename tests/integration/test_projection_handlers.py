@@ -31,10 +31,10 @@ from shared.integration.names import WATERMARK_CHANNEL
 from shared.read_model.migrate import upgrade
 from shared.read_model.schema import events, parked_messages
 from shared.read_model.watermarks import (
+    Progress,
     advance_watermark,
     current_watermark,
     parse_watermark_notice,
-    record_progress,
 )
 from shared.settings import Settings
 from tests.builders import event_details
@@ -325,9 +325,9 @@ async def relay_sent(settings: Settings, head: int, *sent: tuple[str, int, int])
         await conn.execute(RECORD_PUBLISHED, params)
 
 
-async def advance(engine: AsyncEngine) -> int:
+async def advance(engine: AsyncEngine, progress: Progress | None = None) -> int:
     async with engine.begin() as conn:
-        return await advance_watermark(conn, EVENTS.name, EVENTS.streams)
+        return await advance_watermark(conn, EVENTS.name, EVENTS.streams, progress)
 
 
 # The board creates the event store, whose outbox the relay marks.
@@ -338,20 +338,16 @@ async def test_the_watermark_is_the_relays_head_but_stops_at_a_partition_still_b
     # Partition 1 of the events stream was sent position 12, but only 8 was applied there;
     # 13 went to the users stream, which this projection does not read.
     await relay_sent(settings, 13, ("events", 0, 10), ("events", 1, 12), ("users", 0, 13))
-    async with engine.begin() as conn:
-        await record_progress(conn, EVENTS.name, {("events", 0): 10, ("events", 1): 8})
     with psycopg.connect(settings.database_url, autocommit=True) as listener:
         listener.execute(f"LISTEN {WATERMARK_CHANNEL}")
 
-        stopped_at = await advance(engine)
+        stopped_at = await advance(engine, {("events", 0): 10, ("events", 1): 8})
         notices = [n.payload for n in listener.notifies(timeout=2, stop_after=1)]
 
     assert stopped_at == 8
     assert [parse_watermark_notice(n) for n in notices] == [(EVENTS.name, 8)]
 
-    async with engine.begin() as conn:
-        await record_progress(conn, EVENTS.name, {("events", 1): 12})
-    assert await advance(engine) == 13
+    assert await advance(engine, {("events", 1): 12}) == 13
     assert await current_watermark(engine) == 13
 
 
@@ -361,15 +357,11 @@ async def test_the_watermark_never_goes_back_and_stays_put_without_a_notice(
     engine: AsyncEngine, settings: Settings
 ) -> None:
     await relay_sent(settings, 5, ("events", 0, 5))
-    async with engine.begin() as conn:
-        await record_progress(conn, EVENTS.name, {("events", 0): 5})
-    assert await advance(engine) == 5
+    assert await advance(engine, {("events", 0): 5}) == 5
     # A second worker's older progress (or a stale one) must not move the mark back.
-    async with engine.begin() as conn:
-        await record_progress(conn, EVENTS.name, {("events", 0): 3})
     with psycopg.connect(settings.database_url, autocommit=True) as listener:
         listener.execute(f"LISTEN {WATERMARK_CHANNEL}")
-        assert await advance(engine) == 5
+        assert await advance(engine, {("events", 0): 3}) == 5
         assert list(listener.notifies(timeout=0.3, stop_after=1)) == []
 
 

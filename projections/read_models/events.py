@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Iterable, Mapping
 from datetime import datetime
+from functools import lru_cache
 from typing import Any
 from uuid import UUID
 
@@ -44,13 +45,21 @@ def listing_key(status: str, start_time: datetime) -> int:
 
 def matching_columns(row: Row) -> Row:
     """What the filters and the default order match, derived from the row's own values."""
-    tags_folded = [fold_text(tag) for tag in row["tags"]]
     return {
         **row,
-        "location_folded": fold_text(row["location"]),
+        **_matching(row["location"], tuple(row["tags"]), row["status"], row["start_time"]),
+    }
+
+
+@lru_cache(maxsize=4096)
+def _matching(location: str, tags: tuple[str, ...], status: str, start_time: datetime) -> Row:
+    # Most messages (bookings, ratings) leave these inputs as they were: computed once each.
+    tags_folded = [fold_text(tag) for tag in tags]
+    return {
+        "location_folded": fold_text(location),
         "tags_folded": tags_folded,
         "tags_text": joined_tags(tags_folded),
-        "listing_key": listing_key(row["status"], row["start_time"]),
+        "listing_key": listing_key(status, start_time),
     }
 
 

@@ -62,7 +62,17 @@ def tag_created(envelope: Envelope, before: Row | None, after: Row | None) -> li
 
 def summary_changes(before: Row | None, after: Row) -> list[ChildWrite]:
     """Move the counters the listing reads (tags, statuses, organizers' ratings) by how a
-    row changed, whichever message changed it. A deleted event counts nowhere."""
+    row changed, whichever message changed it. A deleted event counts nowhere.
+
+    Each kind of counter is worked out only when what it is made of changed: most
+    messages (bookings) change none of them, ratings only the organizer's."""
+    if before is not None and before["status"] == after["status"]:
+        if before["tags"] == after["tags"]:
+            if before["rating_sum"] == after["rating_sum"] and (
+                before["rating_count"] == after["rating_count"]
+            ):
+                return []
+            return _organizer_rating_change(_counted(before), _counted(after))
     was, now = _counted(before), _counted(after)
     tag_counts = _counted_tags(now)
     tag_counts.subtract(_counted_tags(was))
@@ -96,6 +106,17 @@ def _tag_counts(counts: Counter[str]) -> list[ChildWrite]:
 
 
 def _organizer_rating_change(was: Row | None, now: Row | None) -> list[ChildWrite]:
+    if was is not None and now is not None and was["organizer_id"] == now["organizer_id"]:
+        # The usual case, in one step: the same organizer, their sums moved or not.
+        moved = {
+            name: now[name] - was[name]
+            for name in ("rating_sum", "rating_count")
+            if now[name] != was[name]
+        }
+        if not moved:
+            return []
+        amounts = {"rating_sum": 0, "rating_count": 0, **moved}
+        return [Add(organizer_ratings.name, {"organizer_id": now["organizer_id"]}, amounts)]
     changes: Counter[tuple[UUID, str]] = Counter()
     for row, sign in ((now, 1), (was, -1)):
         if row is not None:

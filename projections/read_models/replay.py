@@ -26,7 +26,7 @@ from sqlalchemy.schema import CreateIndex, CreateTable
 
 from projections.folding import Parked, Projection, fold
 from projections.read_models.catalog import PROJECTIONS
-from projections.store import copy_rows, load_rows, park, write_children, write_rows
+from projections.store import copy_children, copy_rows, load_rows, park, write_rows
 from shared.application.board import Board
 from shared.infra.database import event_store_env
 from shared.integration.envelope import Envelope
@@ -153,7 +153,7 @@ class Rebuild:
         folded = fold(self.projection, rows, self.parked_aggregates, envelopes)
         await copy_rows(conn, self.table, (r for i, r in folded.changed.items() if i not in stored))
         await write_rows(conn, self.table, (r for i, r in folded.changed.items() if i in stored))
-        await write_children(conn, self.children, folded.writes)
+        await copy_children(conn, self.children, folded.writes)
         self.parked.extend(folded.parked)
         self.count += len(envelopes)
         self.position = reached

@@ -66,13 +66,17 @@ def summary_changes(before: Row | None, after: Row) -> list[ChildWrite]:
 
     Each kind of counter is worked out only when what it is made of changed: most
     messages (bookings) change none of them, ratings only the organizer's."""
-    if before is not None and before["status"] == after["status"]:
-        if before["tags"] == after["tags"]:
-            if before["rating_sum"] == after["rating_sum"] and (
-                before["rating_count"] == after["rating_count"]
-            ):
-                return []
-            return _organizer_rating_change(_counted(before), _counted(after))
+    if (
+        before is not None
+        and before["status"] == after["status"]
+        and before["tags"] == after["tags"]
+    ):
+        if (before["rating_sum"], before["rating_count"]) == (
+            after["rating_sum"],
+            after["rating_count"],
+        ):
+            return []
+        return _organizer_rating_change(_counted(before), _counted(after))
     was, now = _counted(before), _counted(after)
     tag_counts = _counted_tags(now)
     tag_counts.subtract(_counted_tags(was))

@@ -9,6 +9,7 @@ from fastapi import FastAPI
 
 from query_api import events, notifications, tags, users
 from query_api.counts import CountCache
+from query_api.listing_queries import ListingQueries
 from query_api.page_cache import PageCache
 from query_api.watermarks import WatermarkWatcher
 from shared.auth.access_store import AccessStore
@@ -38,6 +39,7 @@ def create_app(
             app.state.watermarks.start()
             stack.push_async_callback(app.state.watermarks.stop)
             app.state.counts = CountCache(settings.listing_cache_seconds, app.state.watermarks)
+            app.state.listing_queries = ListingQueries()
             yield
 
     app = create_api_app(settings, title="Event Board — чтение", lifespan=lifespan)

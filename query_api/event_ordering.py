@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from typing import Annotated, Any
 
 from fastapi import Query
@@ -27,6 +28,14 @@ DEFAULT_ORDER: tuple[ColumnElement[Any], ...] = (
 )
 
 
+@dataclass(frozen=True)
+class Ordering:
+    """The `ordering` asked for, and the ORDER BY it makes."""
+
+    asked: str
+    columns: tuple[ColumnElement[Any], ...]
+
+
 async def event_ordering(
     ordering: Annotated[
         str | None,
@@ -35,10 +44,10 @@ async def event_ordering(
             examples=["-avg_rating,start_time"],
         ),
     ] = None,
-) -> tuple[ColumnElement[Any], ...]:
+) -> Ordering:
     # A coroutine although it awaits nothing: FastAPI runs a plain function in its thread
     # pool, a hop that cost more than the whole parse.
-    return order_by(ordering)
+    return Ordering(ordering or "", order_by(ordering))
 
 
 def order_by(ordering: str | None) -> tuple[ColumnElement[Any], ...]:

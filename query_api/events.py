@@ -2,10 +2,9 @@
 
 from __future__ import annotations
 
-from typing import Annotated, Any
+from typing import Annotated
 
-from fastapi import APIRouter, Depends, Query, Request
-from sqlalchemy import ColumnElement
+from fastapi import APIRouter, Depends, Query, Request, Response
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from query_api.counts import CountCache
@@ -17,12 +16,14 @@ from query_api.deps import (
     fresh_read_of,
 )
 from query_api.event_filters import EventFilters
-from query_api.event_ordering import event_ordering
+from query_api.event_ordering import Ordering, event_ordering
+from query_api.listing_queries import ListingQueries
 from query_api.pagination import Page
 from shared.domain.errors import EventNotFound
 from shared.http.auth import CurrentUser, OptionalUser, optional_caller
 from shared.http.errors import ErrorBody
 from shared.http.events import EventDetail, EventId, EventListItem
+from shared.http.responses import json_response
 from shared.integration.names import EVENTS_PROJECTION
 from shared.read_model.views import events as views
 
@@ -39,28 +40,26 @@ router = APIRouter(
 )
 
 
-# The views return plain data; FastAPI checks it against the response model once.
+# The views return the API's shape; the answers are encoded straight from it.
 @router.get("/", summary="Список мероприятий", response_model=Page[EventListItem])
 async def list_events(
     request: Request,
     filters: Annotated[EventFilters, Query()],
-    order: Annotated[tuple[ColumnElement[Any], ...], Depends(event_ordering)],
+    order: Annotated[Ordering, Depends(event_ordering)],
     pages: Pagination,
     asked: AskedPosition,
-) -> dict[str, Any]:
-    conditions = filters.conditions()
+) -> Response:
     engine: AsyncEngine = request.app.state.engine
     counts: CountCache = request.app.state.counts
+    queries: ListingQueries = request.app.state.listing_queries
+    count_query, page_query = queries.of(filters, order, pages)
     count = await counts.count(
         filters.model_dump_json(exclude_none=True),
         asked,
-        lambda: views.count_events(engine, conditions),
+        lambda: views.count_events(engine, count_query),
     )
-    return await pages.answer(
-        request,
-        count,
-        lambda: views.list_events(engine, conditions, order, offset=pages.offset, limit=pages.size),
-    )
+    page = await pages.answer(request, count, lambda: views.list_events(engine, page_query))
+    return json_response(page)
 
 
 @router.get(
@@ -70,15 +69,13 @@ async def list_events(
 )
 async def my_upcoming_events(
     request: Request, caller: CurrentUser, conn: ReadConnection
-) -> list[dict[str, Any]]:
-    return await views.upcoming_events_of(conn, caller.id, app_clock(request).now())
+) -> Response:
+    return json_response(await views.upcoming_events_of(conn, caller.id, app_clock(request).now()))
 
 
 @router.get("/{event_id}/", summary="Мероприятие", response_model=EventDetail)
-async def get_event(
-    event_id: EventId, caller: OptionalUser, conn: ReadConnection
-) -> dict[str, Any]:
+async def get_event(event_id: EventId, caller: OptionalUser, conn: ReadConnection) -> Response:
     found = await views.event_detail(conn, event_id, caller.id if caller else None)
     if found is None:
         raise EventNotFound
-    return found
+    return json_response(found)

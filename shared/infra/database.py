@@ -51,6 +51,8 @@ def api_engine(settings: Settings, *, read_only: bool = False) -> AsyncEngine:
     """
     return create_async_engine(
         settings.sqlalchemy_url,
+        # Times come back in UTC, as the API answers them, whatever the server's zone.
+        connect_args={"options": "-c timezone=UTC"},
         pool_size=settings.db_pool_size,
         max_overflow=0 if read_only else settings.db_pool_size,
         pool_timeout=POOL_TIMEOUT_SECONDS,

@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 from collections.abc import AsyncIterator
 from datetime import timedelta
+from decimal import Decimal
 from uuid import uuid4
 
 import pytest
@@ -13,6 +14,8 @@ from httpx import ASGITransport, AsyncClient
 
 from board.embedded import free_port
 from query_api.app import create_app
+from query_api.pagination import Page
+from shared.http.events import EventDetail, EventListItem
 from shared.settings import Settings
 from tests.integration.conftest import NOW, ORGANIZER_ID, AddEvent, raise_watermark
 from tests.tokens import known_bearer, known_token
@@ -293,3 +296,19 @@ async def test_a_signed_in_or_malformed_read_is_never_answered_from_the_page_cac
     assert len(signed.json()["results"]) == 2
     assert bad_token.status_code == 401
     assert bad_position.status_code == 400
+
+
+async def test_the_answers_encoded_straight_from_the_views_are_what_the_models_document(
+    read_client: AsyncClient, read_settings: Settings, add_event: AddEvent
+) -> None:
+    event_id = add_event(avg_rating=Decimal("4.50"), rating_sum=9, rating_count=2)
+    headers = known_bearer(read_settings, uuid4(), "bob")
+
+    listing = await read_client.get("/api/events/", headers=headers)
+    detail = await read_client.get(f"/api/events/{event_id}/", headers=headers)
+
+    documented_listing = Page[EventListItem].model_validate_json(listing.content)
+    documented_detail = EventDetail.model_validate_json(detail.content)
+    assert documented_listing.model_dump(mode="json") == listing.json()
+    assert documented_detail.model_dump(mode="json") == detail.json()
+    assert listing.json()["results"][0]["start_time"].endswith("Z")

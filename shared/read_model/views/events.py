@@ -66,10 +66,11 @@ def count_query(conditions: Sequence[ColumnElement[bool]]) -> Select[Any]:
     return _COUNT_MATCHING.where(*conditions) if conditions else _COUNT_ALL
 
 
-async def count_events(engine: AsyncEngine, conditions: Sequence[ColumnElement[bool]]) -> int:
-    """How many events match, on a connection of its own (the count may serve others)."""
+async def count_events(engine: AsyncEngine, query: Select[Any]) -> int:
+    """How many events match (`count_query`), on a connection of its own (the count may
+    serve others)."""
     async with engine.connect() as conn:
-        return int(await conn.scalar(count_query(conditions)) or 0)
+        return int(await conn.scalar(query) or 0)
 
 
 def list_query(
@@ -83,16 +84,9 @@ def list_query(
     return _PAGE.where(*conditions).order_by(*order).offset(offset).limit(limit)
 
 
-async def list_events(
-    engine: AsyncEngine,
-    conditions: Sequence[ColumnElement[bool]],
-    order: Sequence[ColumnElement[Any]],
-    *,
-    offset: int,
-    limit: int,
-) -> list[dict[str, Any]]:
-    """One page, on a connection taken only now: a request never holds two at once."""
-    query = list_query(conditions, order, offset=offset, limit=limit)
+async def list_events(engine: AsyncEngine, query: Select[Any]) -> list[dict[str, Any]]:
+    """One page (`list_query`), on a connection taken only now: a request never holds two
+    at once."""
     async with engine.connect() as conn:
         rows = (await conn.execute(query)).mappings().all()
     return [_list_item(row) for row in rows]

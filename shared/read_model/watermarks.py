@@ -122,9 +122,8 @@ async def partitions_behind(
 ) -> list[tuple[str, int, int]]:
     """(stream, partition, highest position applied) of each partition where the relay
     sent more than the projection applied."""
-    rows = await conn.execute(
-        _PARTITIONS_BEHIND, {"projection": projection, "streams": list(streams)}
-    )
+    params = {"projection": projection, "streams": list(streams), **_progress_params({})}
+    rows = await conn.execute(_PARTITIONS_BEHIND, params)
     return [(row.stream, row.partition, row.position) for row in rows]
 
 

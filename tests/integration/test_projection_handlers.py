@@ -35,6 +35,7 @@ from shared.read_model.watermarks import (
     advance_watermark,
     current_watermark,
     parse_watermark_notice,
+    partitions_behind,
 )
 from shared.settings import Settings
 from tests.builders import event_details
@@ -347,8 +348,14 @@ async def test_the_watermark_is_the_relays_head_but_stops_at_a_partition_still_b
     assert stopped_at == 8
     assert [parse_watermark_notice(n) for n in notices] == [(EVENTS.name, 8)]
 
+    async with engine.connect() as conn:
+        lagging = await partitions_behind(conn, EVENTS.name, EVENTS.streams)
+    assert lagging == [("events", 1, 8)]
+
     assert await advance(engine, {("events", 1): 12}) == 13
     assert await current_watermark(engine) == 13
+    async with engine.connect() as conn:
+        assert await partitions_behind(conn, EVENTS.name, EVENTS.streams) == []
 
 
 # The board creates the event store, whose outbox the relay marks.

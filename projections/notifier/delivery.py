@@ -16,6 +16,7 @@ import logging
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import timedelta
+from math import ceil
 
 from sqlalchemy import bindparam, delete, select, update
 from sqlalchemy.ext.asyncio import AsyncEngine
@@ -29,8 +30,10 @@ logger = logging.getLogger(__name__)
 BATCH = 200
 CONCURRENT_SENDS = 16
 SEND_TIMEOUT_SECONDS = 30.0
-# Longer than a send may take: a claimed delivery is not due again before it has ended.
-LEASE = timedelta(seconds=2 * SEND_TIMEOUT_SECONDS)
+# Longer than a whole batch may take, its sends waiting their turn and each timing out: a
+# claimed delivery is not due again before its batch has ended (a shorter lease let a
+# second notifier claim, and send again, what a slow batch was still sending).
+LEASE = timedelta(seconds=(ceil(BATCH / CONCURRENT_SENDS) + 1) * SEND_TIMEOUT_SECONDS)
 MAX_RETRY_SECONDS = 300.0
 
 _deliveries, _notifications, _users = notification_deliveries, notifications, notifier_users

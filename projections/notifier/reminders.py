@@ -19,7 +19,7 @@ from datetime import datetime, timedelta
 from typing import Any
 from uuid import UUID
 
-from sqlalchemy import bindparam, func, select, update
+from sqlalchemy import ColumnElement, bindparam, func, literal, select, tuple_, update
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from projections.notifier import texts
@@ -89,29 +89,50 @@ class ReminderScheduler:
         self._load_event = load_event
 
     async def tick(self) -> list[UUID]:
-        """Create every reminder that is due, if this process leads; return their ids."""
+        """Create every reminder that is due, if this process leads; return their ids.
+
+        Due bookings are read page by page (in start time order, from where the last page
+        ended, so a page the write side disowned in part never comes back first), the write
+        side is asked about each page's events at once and outside any transaction, and
+        only then are the confirmed rows locked, checked to be still due and marked, in a
+        short transaction of their own.
+        """
         try:
             conn = await self._leadership.connection()
             if conn is None:
                 return []
             created: list[UUID] = []
-            while True:
+            after: tuple[datetime, UUID, UUID] | None = None
+            while due := await self._due(conn, after):
+                await conn.commit()
+                confirmed = await self._confirmed(due)
                 async with conn.begin():
-                    due = await self._lock_due(conn)
-                    confirmed = await self._confirmed(due)
                     created += await self._remind(conn, confirmed)
-                # A full batch may hide more; one the write side disowned in part would
-                # come back whole.
-                if len(confirmed) < SCAN_BATCH:
-                    return created
+                if len(due) < SCAN_BATCH:
+                    break
+                last = due[-1]
+                after = (last.start_time, last.event_id, last.user_id)
+            return created
         except Exception:
             logger.exception("reminders: the scan failed; trying again at the next tick")
             await self._leadership.step_down()
             return []
 
-    async def _lock_due(self, conn: AsyncConnection) -> list[DueReminder]:
+    def _still_due(self) -> list[ColumnElement[bool]]:
         now = self._clock.now()
         moment = _events.c.start_time - self._lead
+        return [
+            _events.c.id == _participants.c.event_id,
+            _events.c.status == UPCOMING,
+            _events.c.start_time > now,
+            _events.c.start_time <= now + self._lead,
+            moment > func.greatest(_participants.c.booked_at, _events.c.start_time_set_at),
+            _participants.c.reminded_for.is_distinct_from(_events.c.start_time),
+        ]
+
+    async def _due(
+        self, conn: AsyncConnection, after: tuple[datetime, UUID, UUID] | None
+    ) -> list[DueReminder]:
         query = (
             select(
                 _participants.c.event_id,
@@ -122,31 +143,47 @@ class ReminderScheduler:
                 _events.c.start_time,
                 _events.c.timezone,
             )
-            .join(_events, _events.c.id == _participants.c.event_id)
-            .where(
-                _events.c.status == UPCOMING,
-                _events.c.start_time > now,
-                _events.c.start_time <= now + self._lead,
-                moment > func.greatest(_participants.c.booked_at, _events.c.start_time_set_at),
-                _participants.c.reminded_for.is_distinct_from(_events.c.start_time),
-            )
-            .order_by(_events.c.start_time)
+            .where(*self._still_due())
+            .order_by(_events.c.start_time, _participants.c.event_id, _participants.c.user_id)
             .limit(SCAN_BATCH)
-            .with_for_update(of=_participants, skip_locked=True)
         )
+        if after is not None:
+            query = query.where(
+                tuple_(_events.c.start_time, _participants.c.event_id, _participants.c.user_id)
+                > tuple_(*map(literal, after))
+            )
         return [DueReminder.of(row) for row in await conn.execute(query)]
 
     async def _confirmed(self, due: Sequence[DueReminder]) -> list[DueReminder]:
         """The reminders the write side still holds due. The others stay unmarked: the view
         catches up and drops or moves them, and a later scan looks again."""
-        events = {e: await self._load_event(e) for e in {d.event_id for d in due}}
+        event_ids = list({d.event_id for d in due})
+        loaded = await asyncio.gather(*(self._load_event(e) for e in event_ids))
+        events = dict(zip(event_ids, loaded, strict=True))
         return [d for d in due if d.still_due(events[d.event_id])]
 
     async def _remind(self, conn: AsyncConnection, confirmed: Sequence[DueReminder]) -> list[UUID]:
+        """Mark and remind the confirmed bookings that are still due when locked (another
+        leader, or a change of the view meanwhile, may have taken them)."""
         if not confirmed:
             return []
+        keys = [(d.event_id, d.user_id, d.start_time) for d in confirmed]
+        locked = await conn.execute(
+            select(_participants.c.event_id, _participants.c.user_id)
+            .where(
+                *self._still_due(),
+                tuple_(_participants.c.event_id, _participants.c.user_id, _events.c.start_time).in_(
+                    keys
+                ),
+            )
+            .with_for_update(of=_participants, skip_locked=True)
+        )
+        still = {(row.event_id, row.user_id) for row in locked}
+        reminding = [d for d in confirmed if (d.event_id, d.user_id) in still]
+        if not reminding:
+            return []
         created = await create_notifications(
-            conn, [d.notification(self._clock.now()) for d in confirmed]
+            conn, [d.notification(self._clock.now()) for d in reminding]
         )
         await conn.execute(
             update(_participants)
@@ -155,7 +192,7 @@ class ReminderScheduler:
                 _participants.c.user_id == bindparam("u"),
             )
             .values(reminded_for=bindparam("s")),
-            [{"e": d.event_id, "u": d.user_id, "s": d.start_time} for d in confirmed],
+            [{"e": d.event_id, "u": d.user_id, "s": d.start_time} for d in reminding],
         )
         return created
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import logging
 from collections.abc import Iterator
 from datetime import timedelta
@@ -16,7 +17,8 @@ from aiosmtpd.controller import Controller
 from sqlalchemy import select
 
 from board.embedded import free_port
-from projections.notifier.channels import SmtpChannel, SmtpServer
+from projections.notifier import delivery
+from projections.notifier.channels import Outgoing, SmtpChannel, SmtpServer
 from shared.identity import Caller
 from shared.read_model.schema import notification_deliveries
 from tests.integration.notifier_world import NotifierWorld
@@ -140,3 +142,30 @@ async def test_a_failing_delivery_is_retried_later_and_later_while_the_others_go
     assert "ConnectionError: the mail server hung up" in retry["last_error"]
     assert [sent.user_id for sent in world.channel.sent][-1] == boris.id
     assert await pending(world) == []
+
+
+async def test_a_batch_being_sent_is_not_claimed_again_however_slow_its_sends(
+    world: NotifierWorld,
+) -> None:
+    anna = Caller(uuid4(), "anna")
+    world.book(world.schedule(starts_in=timedelta(days=2)), anna)
+    await world.feed.step()
+    sending = asyncio.Event()
+    release = asyncio.Event()
+
+    class Stuck:
+        async def send(self, notification: Outgoing) -> None:
+            sending.set()
+            await release.wait()
+
+    slow = asyncio.create_task(world.deliveries(Stuck()).deliver_due())
+    await sending.wait()
+    # As long as a whole batch may take, each send waiting its turn and timing out.
+    rounds = -(-delivery.BATCH // delivery.CONCURRENT_SENDS)
+    world.clock.advance(rounds * delivery.SEND_TIMEOUT_SECONDS)
+    claimed_meanwhile = await world.deliveries().deliver_due()
+    release.set()
+    await slow
+
+    assert claimed_meanwhile == 0
+    assert world.channel.sent == []

@@ -7,8 +7,13 @@ from datetime import timedelta
 from uuid import UUID, uuid4
 
 import pytest
+from sqlalchemy import text
+from sqlalchemy.exc import DBAPIError
 
+from projections.notifier import reminders
+from projections.notifier.reminders import ReminderScheduler, event_loader
 from projections.notifier.texts import local_time
+from shared.domain.event import Event
 from shared.identity import Caller
 from tests.integration.notifier_world import LEAD_SECONDS, STAFF, NotifierWorld
 
@@ -144,3 +149,52 @@ async def test_the_write_side_has_the_last_word_when_the_view_lags(
     assert len(before_the_view_knows) == 1
     assert after == []
     assert await reminded(world) == [(ANNA.id, event_id)]
+
+
+async def test_a_page_the_write_side_disowns_does_not_hide_the_reminders_after_it(
+    world: NotifierWorld, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(reminders, "SCAN_BATCH", 2)
+    sooner = world.schedule(starts_in=2 * LEAD)
+    later = world.schedule(starts_in=2 * LEAD + timedelta(minutes=1))
+    world.book(sooner, ANNA, BORIS)
+    world.book(later, VERA)
+    await world.feed.step()
+    # The write side cancels the first page's bookings; the view does not know yet.
+    for fan in (ANNA, BORIS):
+        world.board.cancel_booking(sooner, caller=fan)
+    world.clock.advance(LEAD.total_seconds() + 60)
+
+    created = await world.reminder_scheduler().tick()
+
+    assert len(created) == 1
+    assert await reminded(world) == [(VERA.id, later)]
+
+
+async def test_the_write_side_is_asked_with_no_due_row_locked(world: NotifierWorld) -> None:
+    event_id = world.schedule(starts_in=2 * LEAD)
+    world.book(event_id, ANNA)
+    await world.feed.step()
+    world.clock.advance(LEAD.total_seconds())
+    lockable: list[bool] = []
+    load = event_loader(world.board.get_event)
+
+    async def asking_while_checking_the_locks(asked: UUID) -> Event | None:
+        async with world.engine.connect() as other:
+            try:
+                await other.execute(
+                    text("SELECT 1 FROM read_model.notifier_participants FOR UPDATE NOWAIT")
+                )
+                lockable.append(True)
+            except DBAPIError:
+                lockable.append(False)
+            await other.rollback()
+        return await load(asked)
+
+    scheduler = ReminderScheduler(
+        world.leadership(), world.clock, LEAD_SECONDS, asking_while_checking_the_locks
+    )
+    created = await scheduler.tick()
+
+    assert len(created) == 1
+    assert lockable == [True]

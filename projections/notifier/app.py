@@ -60,7 +60,8 @@ def create_notifier_app(settings: Settings, board: Board, clock: Clock) -> Worke
             deliveries.wake()
 
     async def deliver() -> None:
-        await deliveries.run(poll_seconds=settings.scheduler_tick_seconds)
+        # Woken by each batch and each reminder scan; the poll is only a safety net.
+        await deliveries.run(poll_seconds=settings.safety_round_seconds)
 
     app.timer(settings.scheduler_tick_seconds, name="remind")(remind)
     app.task(deliver)

@@ -15,10 +15,10 @@ import contextlib
 import logging
 from collections.abc import Sequence
 from dataclasses import dataclass
-from datetime import timedelta
+from datetime import datetime, timedelta
 from math import ceil
 
-from sqlalchemy import bindparam, delete, select, update
+from sqlalchemy import bindparam, delete, func, select, update
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from projections.notifier.channels import Channel, Outgoing
@@ -35,6 +35,8 @@ SEND_TIMEOUT_SECONDS = 30.0
 # second notifier claim, and send again, what a slow batch was still sending).
 LEASE = timedelta(seconds=(ceil(BATCH / CONCURRENT_SENDS) + 1) * SEND_TIMEOUT_SECONDS)
 MAX_RETRY_SECONDS = 300.0
+# With nothing pending, deliveries wait to be woken by new notifications for this long.
+IDLE_SECONDS = 86400.0
 
 _deliveries, _notifications, _users = notification_deliveries, notifications, notifier_users
 # What a delivery needs of its notification and recipient: the fields of `Outgoing`.
@@ -75,18 +77,30 @@ class Deliveries:
         self._woken.set()
 
     async def run(self, poll_seconds: float) -> None:
-        """Deliver until cancelled, looking when woken and at least every `poll_seconds`."""
+        """Deliver until cancelled: when woken (new notifications), when the next pending
+        delivery falls due (a retry, a lapsed lease), and at least every `poll_seconds`."""
         while True:
             self._woken.clear()
             try:
                 claimed = await self.deliver_due()
+                pause = poll_seconds if claimed < BATCH else 0.0
+                if pause:
+                    pause = min(pause, await self._seconds_until_due())
             except Exception:
                 logger.exception("deliveries: could not reach the database; trying again")
-                claimed = 0
-            if claimed < BATCH:
+                pause = poll_seconds
+            if pause > 0:
                 with contextlib.suppress(TimeoutError):
-                    async with asyncio.timeout(poll_seconds):
+                    async with asyncio.timeout(pause):
                         await self._woken.wait()
+
+    async def _seconds_until_due(self) -> float:
+        """How long until the next pending delivery is due (a day when none is pending)."""
+        async with self._engine.connect() as conn:
+            due: datetime | None = await conn.scalar(select(func.min(_deliveries.c.due_at)))
+        if due is None:
+            return IDLE_SECONDS
+        return max(0.0, (due - self._clock.now()).total_seconds())
 
     async def deliver_due(self) -> int:
         """Send one batch of due notifications; return how many it claimed."""

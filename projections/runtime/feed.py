@@ -10,8 +10,9 @@ for them again.
 
 from __future__ import annotations
 
+import asyncio
 import logging
-from collections.abc import Callable, Mapping
+from collections.abc import Awaitable, Callable, Mapping
 from typing import Any
 
 import faust
@@ -45,24 +46,85 @@ def feed(
             streams[message.topic], message.partition, event.value, _position(message.headers)
         )
 
+    async def apply(events: list[faust.EventT[bytes]]) -> None:
+        try:
+            await projector.handle([consumed(event) for event in events])
+        except Exception:
+            # The batch is acknowledged anyway; the watermark stops before it.
+            logger.exception("%s: a batch could not be applied", name)
+        else:
+            if after_batch is not None:
+                after_batch()
+
     @app.agent(topic, concurrency=1, name=f"project-{name}")
     async def project(stream: faust.StreamT[bytes]) -> None:
         if not isinstance(stream, Stream):
             raise TypeError(f"faust handed the agent a {type(stream).__name__}")
-        async for events in stream.take_events(
+        batches = Batches(
+            stream,
+            apply,
             settings.projection_batch_size,
-            within=batch_seconds or settings.projection_batch_seconds,
-        ):
-            try:
-                await projector.handle([consumed(event) for event in events])
-            except Exception:
-                # faust would acknowledge the batch anyway; the watermark stops before it.
-                logger.exception("%s: a batch could not be applied", name)
-            else:
-                if after_batch is not None:
-                    after_batch()
+            batch_seconds or settings.projection_batch_seconds,
+        )
+        await batches.run()
 
     app.projectors.append(projector)
+
+
+class Batches:
+    """A stream taken in batches: up to `size` events, or what came within `seconds` of
+    the first.
+
+    faust's own `take_events` wakes every `seconds` whether anything came or not (an idle
+    worker woke a hundred times a second per projection); here the stream is awaited until
+    a first event comes, and only then does a batch have a deadline. Events are
+    acknowledged once their batch is applied.
+    """
+
+    def __init__(
+        self,
+        stream: Stream[bytes],
+        apply: Callable[[list[faust.EventT[bytes]]], Awaitable[None]],
+        size: int,
+        seconds: float,
+    ) -> None:
+        self._stream = stream
+        self._apply = apply
+        self._size = size
+        self._seconds = seconds
+        self._pending: list[faust.EventT[bytes]] = []
+        self._applying = asyncio.Lock()
+        self._deadline: asyncio.Task[None] | None = None
+
+    async def run(self) -> None:
+        # Acknowledged here, after each batch, not by the iteration as it moves on.
+        self._stream.enable_acks = False
+        try:
+            async for event in self._stream.events():
+                self._pending.append(event)
+                if len(self._pending) >= self._size:
+                    await self._flush()
+                elif self._deadline is None:
+                    self._deadline = asyncio.create_task(self._flush_later())
+        finally:
+            if self._deadline is not None:
+                self._deadline.cancel()
+
+    async def _flush_later(self) -> None:
+        await asyncio.sleep(self._seconds)
+        await self._flush()
+
+    async def _flush(self) -> None:
+        async with self._applying:
+            if self._deadline is not None and self._deadline is not asyncio.current_task():
+                self._deadline.cancel()
+            self._deadline = None
+            events, self._pending = self._pending, []
+            if not events:
+                return
+            await self._apply(events)
+            for event in events:
+                await self._stream.ack(event)
 
 
 def _position(headers: Any) -> int | None:

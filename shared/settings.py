@@ -132,6 +132,9 @@ class Settings(BaseSettings):
     smtp_sender: str = "Event Board <noreply@eventboard.local>"
     # The first retry of a failed delivery waits this long; each next one twice as long.
     delivery_retry_seconds: float = Field(default=1.0, gt=0)
+    # A claimed batch of deliveries is leased for this long, renewed while it is sent: a
+    # notifier that dies mid-batch leaves its deliveries to the others after at most this.
+    delivery_lease_seconds: float = Field(default=60.0, gt=0)
     # How long the notifier waits for a batch to fill: a backlog (a flood of status changes)
     # is worked off in batches this much larger, at this much added latency when idle.
     notifier_batch_seconds: float = Field(default=0.05, gt=0)

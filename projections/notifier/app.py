@@ -38,7 +38,13 @@ def create_notifier_app(settings: Settings, board: Board, clock: Clock) -> Worke
     connects until the worker starts it."""
     engine = create_async_engine(settings.sqlalchemy_url, pool_size=4, max_overflow=4)
     app = WorkerApp(settings, engine, role="notifier")
-    deliveries = Deliveries(engine, channel_for(settings), clock, settings.delivery_retry_seconds)
+    deliveries = Deliveries(
+        engine,
+        channel_for(settings),
+        clock,
+        settings.delivery_retry_seconds,
+        settings.delivery_lease_seconds,
+    )
     leadership = Leadership(engine, REMINDERS_LOCK_KEY, "reminders")
     reminders = ReminderScheduler(
         leadership, clock, settings.reminder_lead_seconds, event_loader(board.get_event)

@@ -4,8 +4,10 @@ Pending deliveries are rows in `notification_deliveries`. A batch of due rows is
 (`FOR UPDATE SKIP LOCKED`, then leased by moving `due_at` on, so no other process takes
 them while they are being sent and a process that dies mid-send leaves them due again),
 sent concurrently, each within a timeout, and then either deleted or given its next
-attempt later. A recipient whose delivery keeps failing waits on their own row only:
-other users' notifications go past it.
+attempt later. The lease is short and renewed while the batch is being sent: a slow batch
+is never claimed twice, and a dead process's batch is due again within one lease. A
+recipient whose delivery keeps failing waits on their own row only: other users'
+notifications go past it.
 """
 
 from __future__ import annotations
@@ -16,7 +18,6 @@ import logging
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
-from math import ceil
 
 from sqlalchemy import bindparam, delete, func, select, update
 from sqlalchemy.ext.asyncio import AsyncEngine
@@ -30,10 +31,6 @@ logger = logging.getLogger(__name__)
 BATCH = 200
 CONCURRENT_SENDS = 16
 SEND_TIMEOUT_SECONDS = 30.0
-# Longer than a whole batch may take, its sends waiting their turn and each timing out: a
-# claimed delivery is not due again before its batch has ended (a shorter lease let a
-# second notifier claim, and send again, what a slow batch was still sending).
-LEASE = timedelta(seconds=(ceil(BATCH / CONCURRENT_SENDS) + 1) * SEND_TIMEOUT_SECONDS)
 MAX_RETRY_SECONDS = 300.0
 # With nothing pending, deliveries wait to be woken by new notifications for this long.
 IDLE_SECONDS = 86400.0
@@ -63,12 +60,18 @@ def retry_delay(first_seconds: float, failures: int) -> timedelta:
 
 class Deliveries:
     def __init__(
-        self, engine: AsyncEngine, channel: Channel, clock: Clock, retry_seconds: float
+        self,
+        engine: AsyncEngine,
+        channel: Channel,
+        clock: Clock,
+        retry_seconds: float,
+        lease_seconds: float,
     ) -> None:
         self._engine = engine
         self._channel = channel
         self._clock = clock
         self._retry_seconds = retry_seconds
+        self._lease = timedelta(seconds=lease_seconds)
         self._sends = asyncio.Semaphore(CONCURRENT_SENDS)
         self._woken = asyncio.Event()
 
@@ -106,9 +109,28 @@ class Deliveries:
         """Send one batch of due notifications; return how many it claimed."""
         claimed = await self._claim()
         if claimed:
-            failures = await asyncio.gather(*(self._attempt(c) for c in claimed))
+            renewing = asyncio.create_task(self._renew_lease(claimed))
+            try:
+                failures = await asyncio.gather(*(self._attempt(c) for c in claimed))
+            finally:
+                renewing.cancel()
             await self._settle(claimed, failures)
         return len(claimed)
+
+    async def _renew_lease(self, claimed: Sequence[Claimed]) -> None:
+        """Keep the batch leased while it is being sent, however slow its sends."""
+        ids = [c.outgoing.id for c in claimed]
+        while True:
+            await asyncio.sleep(self._lease.total_seconds() / 3)
+            try:
+                async with self._engine.begin() as conn:
+                    await conn.execute(
+                        update(_deliveries)
+                        .where(_deliveries.c.notification_id.in_(ids))
+                        .values(due_at=self._clock.now() + self._lease)
+                    )
+            except Exception:
+                logger.exception("deliveries: could not renew a batch's lease; trying again")
 
     async def _claim(self) -> list[Claimed]:
         now = self._clock.now()
@@ -133,7 +155,7 @@ class Deliveries:
                 await conn.execute(
                     update(_deliveries)
                     .where(_deliveries.c.notification_id.in_([c.outgoing.id for c in claimed]))
-                    .values(due_at=now + LEASE)
+                    .values(due_at=now + self._lease)
                 )
         return claimed
 

@@ -29,6 +29,7 @@ from tests.integration.outbox_feed import OutboxFeed
 
 LEAD_SECONDS = 3600.0
 FINISH_AFTER_SECONDS = 7200.0
+LEASE_SECONDS = 60.0
 ORGANIZER = Caller(uuid4(), "organizer")
 # Staff may change an event after its edit window, as these tests do hours after creating it.
 STAFF = Caller(uuid4(), "staff", is_staff=True)
@@ -102,8 +103,16 @@ class NotifierWorld:
         )
         return self.sweeps[-1]
 
-    def deliveries(self, channel: Channel | None = None) -> Deliveries:
-        return Deliveries(self.engine, channel or self.channel, self.clock, retry_seconds=1.0)
+    def deliveries(
+        self, channel: Channel | None = None, lease_seconds: float = LEASE_SECONDS
+    ) -> Deliveries:
+        return Deliveries(
+            self.engine,
+            channel or self.channel,
+            self.clock,
+            retry_seconds=1.0,
+            lease_seconds=lease_seconds,
+        )
 
     async def notifications(self, type_: str | None = None) -> list[dict[str, Any]]:
         query = select(notifications).order_by(notifications.c.created_at, notifications.c.key)

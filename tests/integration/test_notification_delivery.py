@@ -17,11 +17,10 @@ from aiosmtpd.controller import Controller
 from sqlalchemy import select
 
 from board.embedded import free_port
-from projections.notifier import delivery
 from projections.notifier.channels import Outgoing, SmtpChannel, SmtpServer
 from shared.identity import Caller
 from shared.read_model.schema import notification_deliveries
-from tests.integration.notifier_world import NotifierWorld
+from tests.integration.notifier_world import LEASE_SECONDS, NotifierWorld
 from tests.integration.outbox_feed import OutboxFeed
 
 pytestmark = pytest.mark.integration
@@ -158,14 +157,41 @@ async def test_a_batch_being_sent_is_not_claimed_again_however_slow_its_sends(
             sending.set()
             await release.wait()
 
-    slow = asyncio.create_task(world.deliveries(Stuck()).deliver_due())
+    lease = 0.3
+    slow = asyncio.create_task(world.deliveries(Stuck(), lease_seconds=lease).deliver_due())
     await sending.wait()
-    # As long as a whole batch may take, each send waiting its turn and timing out.
-    rounds = -(-delivery.BATCH // delivery.CONCURRENT_SENDS)
-    world.clock.advance(rounds * delivery.SEND_TIMEOUT_SECONDS)
-    claimed_meanwhile = await world.deliveries().deliver_due()
+    # Twice the lease passes on the clock, a renewal between the two halves.
+    world.clock.advance(0.9 * lease)
+    await asyncio.sleep(lease)
+    world.clock.advance(0.9 * lease)
+    claimed_meanwhile = await world.deliveries(lease_seconds=lease).deliver_due()
     release.set()
     await slow
 
     assert claimed_meanwhile == 0
     assert world.channel.sent == []
+
+
+async def test_a_batch_whose_sender_died_is_due_again_after_one_lease(
+    world: NotifierWorld,
+) -> None:
+    anna = Caller(uuid4(), "anna")
+    world.book(world.schedule(starts_in=timedelta(days=2)), anna)
+    await world.feed.step()
+    sending = asyncio.Event()
+
+    class Dying:
+        async def send(self, notification: Outgoing) -> None:
+            sending.set()
+            await asyncio.Event().wait()
+
+    dead = asyncio.create_task(world.deliveries(Dying()).deliver_due())
+    await sending.wait()
+    dead.cancel()
+    world.clock.advance(LEASE_SECONDS - 0.001)
+    claimed_early = await world.deliveries().deliver_due()
+    world.clock.advance(0.001)
+    claimed_after = await world.deliveries().deliver_due()
+
+    assert (claimed_early, claimed_after) == (0, 1)
+    assert [sent.user_id for sent in world.channel.sent] == [anna.id]

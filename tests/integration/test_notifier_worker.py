@@ -48,6 +48,7 @@ def short_settings(settings: Settings) -> Settings:
         reminder_lead_seconds=LEAD_SECONDS,
         scheduler_tick_seconds=0.2,
         safety_round_seconds=1.0,
+        delivery_lease_seconds=3.0,
     )
 
 

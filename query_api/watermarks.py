@@ -22,12 +22,17 @@ logger = logging.getLogger(__name__)
 
 POLL_SECONDS = 0.05
 RECONNECT_SECONDS = 1.0
+# The poller keeps its connection this long after the last waiter: under steady traffic
+# requests wait again and again, and a connection opened for each burst (a new server
+# process each time) cost more CPU than all the polls it served.
+LINGER_SECONDS = 5.0
 
 
 class WatermarkWatcher:
     """Listens for watermark notifications on one connection, for good; while requests wait,
     a second task also polls the watermarks table on a connection of its own, as a safety
-    net, and stops polling (closing that connection) once nobody waits."""
+    net, and stops polling once nobody waits (closing that connection when nobody has
+    waited for `LINGER_SECONDS`)."""
 
     def __init__(self, database_url: str) -> None:
         self._database_url = database_url
@@ -83,12 +88,16 @@ class WatermarkWatcher:
                 self._advance_from_payload(notify.payload)
 
     async def _poll_while_waiting(self) -> None:
+        loop = asyncio.get_running_loop()
         try:
             async with await psycopg.AsyncConnection.connect(
                 self._database_url, autocommit=True
             ) as conn:
-                while self._waiting:
-                    await self._poll(conn)
+                idle_since = loop.time()
+                while loop.time() - idle_since < LINGER_SECONDS:
+                    if self._waiting:
+                        await self._poll(conn)
+                        idle_since = loop.time()
                     await asyncio.sleep(POLL_SECONDS)
         except (psycopg.Error, OSError) as error:
             # The waiting requests time out; the next one to wait polls again.

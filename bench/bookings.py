@@ -4,9 +4,13 @@ on one hot event, N concurrent clients (closed loops).
 Each client is a registered user with one token, as an app would be. `spread`: each client
 books the events round-robin, a fresh set of `--events` events per run, so no booking is
 refused for booking twice. `hot`: every client books one event, a fresh one per run, and
-cancels again (book, cancel, book, ...); both count as operations. The write side's
-counters on `/metrics` give the commands per commit group and the conflict retries
-(groups run again because another writer changed an aggregate); after each hot run the
+cancels again (book, cancel, book, ...); both count as operations. `waitlist`: the hot
+event has seats for half the clients, so the other half wait in its line; a client holding
+a seat cancels (which books it for the first in line in the same command) and joins the
+line again; a client in line asks to cancel until its promotion has come (refused
+`not_booked` meanwhile: counted apart, as `waiting`). Every cancellation is one booking.
+The write side's counters on `/metrics` give the commands per commit group and the conflict
+retries (groups run again because another writer changed an aggregate); after each hot run the
 query API's `booked_count` of the event is compared with what the answers left booked (no
 oversell, none lost).
 
@@ -41,20 +45,43 @@ COLUMNS = {
     "conflict_retries": "conflict retries",
     "retried_pct": "retried %",
 }
-MODES = {"spread": "spread over many events", "hot": "one hot event"}
+MODES = {
+    "spread": "spread over many events",
+    "hot": "one hot event",
+    "waitlist": "one hot event with a waitlist",
+}
+# A client in line asks again this often whether its promotion has come.
+WAITING_PAUSE_SECONDS = 0.01
 _COUNTER = re.compile(r"^(board_\w+?)(?:_total)? ([0-9.e+]+)$", re.MULTILINE)
 
 
 def booking_load(
-    base_url: str, tokens: list[str], event_ids: list[str], seconds: float, cancel: bool
+    base_url: str, tokens: list[str], event_ids: list[str], seconds: float, mode: str
 ) -> dict[str, Any]:
     """Runs in the load process: a closed loop per token booking `event_ids` round-robin,
-    or (with `cancel`) booking and cancelling the one event."""
-    return asyncio.run(_booking_load(base_url, tokens, event_ids, seconds, cancel))
+    or (`hot`, `waitlist`) booking and cancelling the one event."""
+    return asyncio.run(_booking_load(base_url, tokens, event_ids, seconds, mode))
+
+
+# What a client does next, by mode, after each answer (its path after the event's).
+_AFTER: dict[tuple[str, str], str] = {
+    ("spread", "book/"): "book/",
+    ("hot", "book/"): "cancel_booking/",
+    ("hot", "cancel_booking/"): "book/",
+    ("waitlist", "book/"): "cancel_booking/",
+    ("waitlist", "cancel_booking/"): "waitlist/",
+    ("waitlist", "waitlist/"): "cancel_booking/",
+}
+# Refusals that only tell a `waitlist` client where it stands: what it does instead.
+_INSTEAD = {
+    "no_free_seats": "waitlist/",
+    "seats_available": "book/",
+    "already_booked": "cancel_booking/",
+}
 
 
 async def _booking_load(
-    base_url: str, tokens: list[str], event_ids: list[str], seconds: float, cancel: bool
+    base_url: str, tokens: list[str], event_ids: list[str], seconds: float, mode: str
 ) -> dict[str, Any]:
     pool = await ConnectionPool(base_url, len(tokens)).open()
     latencies: list[float] = []
@@ -68,43 +95,58 @@ async def _booking_load(
         nonlocal held, last_position
         headers = json_headers(token)
         number = first
-        booked = False
+        action = "book/"
         while time.perf_counter() < deadline:
             event_id = event_ids[number % len(event_ids)]
-            action = "cancel_booking" if booked else "book"
+            number += 1
             sent = time.perf_counter()
             try:
                 async with pool.connection() as connection:
                     response = await connection.request(
-                        "POST", f"/api/events/{event_id}/{action}/", headers=headers, body=b"{}"
+                        "POST", f"/api/events/{event_id}/{action}", headers=headers, body=b"{}"
                     )
             except (OSError, ValueError, asyncio.IncompleteReadError) as error:
                 statuses[type(error).__name__] += 1
                 continue
-            if response.status in (200, 201):
-                latencies.append(time.perf_counter() - sent)
-                last_position = max(last_position, int(response.headers["x-event-position"]))
-                statuses[action] += 1
-                held += -1 if booked else 1
-                booked = cancel and not booked
-            else:
-                statuses[f"{response.status} {response.json().get('code')}"] += 1
-            number += 1
+            if response.status not in (200, 201):
+                code = response.json().get("code")
+                if mode == "waitlist" and code == "not_booked":
+                    # In line: its promotion has not come yet.
+                    statuses["waiting"] += 1
+                    await asyncio.sleep(WAITING_PAUSE_SECONDS)
+                elif mode == "waitlist" and code in _INSTEAD:
+                    statuses[f"redirected {code}"] += 1
+                    action = _INSTEAD[code]
+                else:
+                    statuses[f"{response.status} {code}"] += 1
+                continue
+            latencies.append(time.perf_counter() - sent)
+            last_position = max(last_position, int(response.headers["x-event-position"]))
+            statuses[action.rstrip("/")] += 1
+            held += {"book/": 1, "cancel_booking/": -1}.get(action, 0)
+            if mode == "waitlist" and action == "cancel_booking/":
+                # The seat went to the first in line in the same command: a booking.
+                statuses["promoted"] += 1
+            action = _AFTER[(mode, action)]
 
     try:
         await asyncio.gather(*(loop(token, n) for n, token in enumerate(tokens)))
     finally:
         pool.close()
     elapsed = time.perf_counter() - started
-    done = statuses["book"] + statuses["cancel_booking"]
+    done = statuses["book"] + statuses["cancel_booking"] + statuses["waitlist"]
+    booked = statuses["book"] + statuses["promoted"]
     return {
         "operations": done,
-        "booked": statuses["book"],
-        "booked_per_s": round(statuses["book"] / elapsed, 1),
+        "booked": booked,
+        "booked_per_s": round(booked / elapsed, 1),
         "operations_per_s": round(done / elapsed, 1),
         **harness.latency_summary(latencies),
         "errors": sum(
-            n for status, n in statuses.items() if status not in ("book", "cancel_booking")
+            n
+            for status, n in statuses.items()
+            if status not in ("book", "cancel_booking", "waitlist", "waiting", "promoted")
+            and not status.startswith("redirected")
         ),
         "statuses": dict(statuses),
         "seconds": round(elapsed, 2),
@@ -119,12 +161,12 @@ def commit_counters(client: httpx.Client) -> dict[str, float]:
     return {name: float(value) for name, value in _COUNTER.findall(page)}
 
 
-def create_events(client: httpx.Client, token: str, count: int) -> list[str]:
+def create_events(client: httpx.Client, token: str, count: int, seats: int) -> list[str]:
     ids = []
     for number in range(count):
         body = json.loads(event_body(number))
         response = client.post(
-            "/api/events/", json={**body, "seats": SEATS, "tags": []}, headers=json_headers(token)
+            "/api/events/", json={**body, "seats": seats, "tags": []}, headers=json_headers(token)
         )
         response.raise_for_status()
         ids.append(response.json()["id"])
@@ -155,7 +197,8 @@ class Bookings:
         """Fresh events for every run, so every client may book each of them."""
         self.mode = mode
         count = self.options.events if mode == "spread" else 1
-        self.event_ids = create_events(self.client, self.tokens[0], count)
+        seats = len(self.tokens) // 2 if mode == "waitlist" else SEATS
+        self.event_ids = create_events(self.client, self.tokens[0], count, seats)
 
     def run(self, seconds: float) -> dict[str, Any]:
         before = commit_counters(self.client)
@@ -165,7 +208,7 @@ class Bookings:
             self.tokens,
             self.event_ids,
             seconds,
-            self.mode == "hot",
+            self.mode,
         )
         after = commit_counters(self.client)
         delta = {k: after[k] - before.get(k, 0.0) for k in after}
@@ -179,6 +222,11 @@ class Bookings:
             run["read_model_booked"] = seen
             run["oversold"] = seen > SEATS
             run["lost"] = run["held"] - seen
+        elif self.mode == "waitlist":
+            # Cancellations promote: the event stays full, never past its seats.
+            seen = booked_count(self.client, self.event_ids[0], run["last_position"])
+            run["read_model_booked"] = seen
+            run["oversold"] = seen > len(self.tokens) // 2
         return run
 
 

@@ -16,9 +16,10 @@ from command_api.schemas import (
     HistoryItem,
     RatingOut,
     ScoreIn,
+    WaitlistPlaceOut,
 )
 from command_api.writes import Answer, IdempotencyKey, respond
-from shared.application.event_commands import Booking, Rating
+from shared.application.event_commands import Booking, Rating, WaitlistPlace
 from shared.domain.event import EventDetails, EventView
 from shared.http.auth import CurrentUser
 from shared.http.errors import ErrorBody
@@ -71,12 +72,16 @@ def _changed(event: EventView) -> Answer:
     return Answer(200, detail_of(event))
 
 
-def _deleted(_event_id: UUID) -> Answer:
+def _no_content(_event_id: UUID) -> Answer:
     return Answer(204)
 
 
 def _booked(booking: Booking) -> Answer:
     return Answer(201, BookingOut(**vars(booking), message=BOOKED_MESSAGE))
+
+
+def _waitlisted(place: WaitlistPlace) -> Answer:
+    return Answer(201, WaitlistPlaceOut(**vars(place)))
 
 
 def _rated(rating: Rating) -> Answer:
@@ -133,9 +138,9 @@ async def delete_event(
     event_id: EventId, caller: CurrentUser, board: BoardApp, key: IdempotencyKey
 ) -> Response:
     deleted = board.delete_event.submit(
-        event_id, caller=caller, idempotency=key.rendering(_deleted)
+        event_id, caller=caller, idempotency=key.rendering(_no_content)
     )
-    return await respond(deleted, _deleted)
+    return await respond(deleted, _no_content)
 
 
 @router.post(
@@ -168,6 +173,38 @@ async def cancel_booking(
     return await respond(
         board.cancel_booking.submit(event_id, caller=caller, idempotency=idempotency), cancelled
     )
+
+
+@router.post(
+    "/{event_id}/waitlist/",
+    status_code=201,
+    summary="Встать в лист ожидания (мест нет)",
+    response_model=WaitlistPlaceOut,
+    responses={201: _WRITTEN, **_ERRORS},
+)
+async def join_waitlist(
+    event_id: EventId, caller: CurrentUser, board: BoardApp, key: IdempotencyKey
+) -> Response:
+    joined = board.join_waitlist.submit(
+        event_id, caller=caller, idempotency=key.rendering(_waitlisted)
+    )
+    return await respond(joined, _waitlisted)
+
+
+@router.delete(
+    "/{event_id}/waitlist/",
+    status_code=204,
+    summary="Покинуть лист ожидания",
+    response_class=Response,
+    responses={204: _WRITTEN, **_ERRORS},
+)
+async def leave_waitlist(
+    event_id: EventId, caller: CurrentUser, board: BoardApp, key: IdempotencyKey
+) -> Response:
+    left = board.leave_waitlist.submit(
+        event_id, caller=caller, idempotency=key.rendering(_no_content)
+    )
+    return await respond(left, _no_content)
 
 
 @router.post(

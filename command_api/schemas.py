@@ -134,6 +134,12 @@ class BookingOut(BaseModel):
     message: str
 
 
+class WaitlistPlaceOut(BaseModel):
+    event_id: UUID
+    position: int
+    joined_at: UtcDatetime
+
+
 class BookingCancelledOut(BaseModel):
     status: Literal["cancelled"] = "cancelled"
     event_id: UUID

@@ -89,6 +89,9 @@ class EventFilters(RequestModel):
     min_free_seats: int | None = Field(
         None, ge=0, le=MAX_INTEGER, description="Не меньше N свободных мест"
     )
+    has_waitlist: bool | None = Field(
+        None, description="true — есть лист ожидания, false — очереди нет"
+    )
     avg_rating__gte: Rating | None = Field(None, description="Средняя оценка не ниже")
     avg_rating__lte: Rating | None = Field(None, description="Средняя оценка не выше")
     organizer: Text | None = Field(None, description="Имя или id организатора")
@@ -108,6 +111,7 @@ class EventFilters(RequestModel):
             _c.tags_folded.contains([fold_text(t) for t in self.tags]) if self.tags else None,
             _free_seats(self.free_seats) if self.free_seats is not None else None,
             _c.free_seats >= self.min_free_seats if self.min_free_seats is not None else None,
+            _has_waitlist(self.has_waitlist) if self.has_waitlist is not None else None,
             _c.avg_rating >= self.avg_rating__gte if self.avg_rating__gte is not None else None,
             _c.avg_rating <= self.avg_rating__lte if self.avg_rating__lte is not None else None,
             _organized_by(self.organizer) if self.organizer else None,
@@ -150,6 +154,10 @@ def _tag_containing(text: str) -> ColumnElement[bool]:
 
 def _free_seats(wanted: bool) -> ColumnElement[bool]:
     return _c.free_seats > 0 if wanted else _c.free_seats == 0
+
+
+def _has_waitlist(wanted: bool) -> ColumnElement[bool]:
+    return _c.waitlist_length > 0 if wanted else _c.waitlist_length == 0
 
 
 def _organized_by(organizer: str) -> ColumnElement[bool]:

@@ -10,12 +10,22 @@ from uuid import UUID, uuid5
 from shared.domain.errors import NotFound
 from shared.integration.envelope import format_datetime
 
-NotificationType = Literal["booking", "cancel", "reminder", "event_cancelled", "event_changed"]
+NotificationType = Literal[
+    "booking",
+    "cancel",
+    "reminder",
+    "event_cancelled",
+    "event_changed",
+    "waitlist_promoted",
+    "waitlist_closed",
+]
 BOOKING: NotificationType = "booking"
 CANCEL: NotificationType = "cancel"
 REMINDER: NotificationType = "reminder"
 EVENT_CANCELLED: NotificationType = "event_cancelled"
 EVENT_CHANGED: NotificationType = "event_changed"
+WAITLIST_PROMOTED: NotificationType = "waitlist_promoted"
+WAITLIST_CLOSED: NotificationType = "waitlist_closed"
 
 TYPE_DISPLAY: dict[NotificationType, str] = {
     BOOKING: "Забронировано",
@@ -23,6 +33,8 @@ TYPE_DISPLAY: dict[NotificationType, str] = {
     REMINDER: "Напоминание",
     EVENT_CANCELLED: "Мероприятие отменено",
     EVENT_CHANGED: "Мероприятие изменено",
+    WAITLIST_PROMOTED: "Место из листа ожидания",
+    WAITLIST_CLOSED: "Лист ожидания закрыт",
 }
 
 _NAMESPACE = UUID("6f1f8e54-3c55-4c1b-9a53-4f2b0c7d9e21")

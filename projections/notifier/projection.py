@@ -19,7 +19,7 @@ from projections.folding import ChildWrite, Effect, Projection, Put, Remove, Row
 from projections.notifier import texts
 from projections.notifier.notification_store import NewNotification
 from projections.notifier.texts import EventFacts
-from shared.domain.event import CANCELLED, FINISHED, UPCOMING
+from shared.domain.event import CANCELLED, DIRECT, FINISHED, UPCOMING, WAITLIST
 from shared.integration.envelope import Envelope
 from shared.integration.names import (
     EVENTS_STREAM,
@@ -32,6 +32,8 @@ from shared.notifications import (
     CANCEL,
     EVENT_CANCELLED,
     EVENT_CHANGED,
+    WAITLIST_CLOSED,
+    WAITLIST_PROMOTED,
     NotificationType,
     caused_key,
 )
@@ -109,11 +111,13 @@ def booked(envelope: Envelope, before: Row | None, after: Row | None) -> list[Ch
         "booked_at": envelope.occurred_at,
         "reminded_for": None,
     }
-    message = texts.booked(EventFacts.of(_existing(after)))
-    return [
-        Put(notifier_participants.name, participant),
-        *_notify(_notice(envelope, user_id, BOOKING, message)),
-    ]
+    facts = EventFacts.of(_existing(after))
+    # A seat given to the first in line is told as such, instead of the usual notice.
+    if envelope.data.get("source", DIRECT) == WAITLIST:
+        notice = _notice(envelope, user_id, WAITLIST_PROMOTED, texts.promoted(facts))
+    else:
+        notice = _notice(envelope, user_id, BOOKING, texts.booked(facts))
+    return [Put(notifier_participants.name, participant), *_notify(notice)]
 
 
 def booking_cancelled(
@@ -124,6 +128,15 @@ def booking_cancelled(
     return [
         Remove(notifier_participants.name, {"event_id": envelope.aggregate_id, "user_id": user_id}),
         *_notify(_notice(envelope, user_id, CANCEL, message)),
+    ]
+
+
+def waitlist_closed(envelope: Envelope, before: Row | None, after: Row | None) -> list[ChildWrite]:
+    message = texts.waitlist_closed(EventFacts.of(_existing(after)))
+    return [
+        write
+        for user_id in envelope.data["user_ids"]
+        for write in _notify(_notice(envelope, UUID(user_id), WAITLIST_CLOSED, message))
     ]
 
 
@@ -166,6 +179,7 @@ NOTIFIER_EFFECTS: dict[str, Effect] = {
     "event.cancelled": cancelled,
     "event.deleted": deleted,
     "event.updated": changed,
+    "waitlist.closed": waitlist_closed,
 }
 
 NOTIFIER = Projection(

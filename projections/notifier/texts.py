@@ -47,6 +47,20 @@ def booked(event: EventFacts) -> str:
     return f'Вы успешно забронировали место на событие "{event.title}". {event.place_and_time}'
 
 
+def promoted(event: EventFacts) -> str:
+    return (
+        f'Освободилось место на событие "{event.title}", и оно ваше: бронь оформлена из '
+        f"листа ожидания. {event.place_and_time}"
+    )
+
+
+def waitlist_closed(event: EventFacts) -> str:
+    return (
+        f'Лист ожидания на событие "{event.title}" закрыт: место так и не освободилось. '
+        f"{event.place_and_time}"
+    )
+
+
 def booking_cancelled(event: EventFacts) -> str:
     return f'Вы отменили бронирование места на событие "{event.title}". {event.place_and_time}'
 

@@ -14,7 +14,15 @@ from projections.read_models.participation import (
     PARTICIPATION_TABLES,
     summary_changes,
 )
-from shared.domain.event import CANCELLED, EDITABLE_FIELDS, FINISHED, UPCOMING, average_rating
+from shared.domain.event import (
+    CANCELLED,
+    DIRECT,
+    EDITABLE_FIELDS,
+    FINISHED,
+    UPCOMING,
+    WAITLIST,
+    average_rating,
+)
 from shared.integration.envelope import Envelope
 from shared.integration.names import EVENTS_PROJECTION, EVENTS_STREAM
 from shared.read_model.schema import DELETED_STATUS, events
@@ -75,6 +83,7 @@ def scheduled(envelope: Envelope, row: Row | None) -> Row:
         "rating_sum": 0,
         "rating_count": 0,
         "avg_rating": None,
+        "waitlist_length": 0,
         "created_at": envelope.occurred_at,
         "updated_at": envelope.occurred_at,
     }
@@ -115,6 +124,29 @@ def _bookings_change_by(delta: int) -> Handler:
     return handle
 
 
+def booked(envelope: Envelope, row: Row | None) -> Row:
+    """A booking; one made for the first in line also shortens the line."""
+    current = _existing(row)
+    promoted = envelope.data.get("source", DIRECT) == WAITLIST
+    return {
+        **current,
+        "booked_count": current["booked_count"] + 1,
+        "waitlist_length": current["waitlist_length"] - promoted,
+    }
+
+
+def _waitlist_changes_by(delta: int) -> Handler:
+    def handle(_envelope: Envelope, row: Row | None) -> Row:
+        current = _existing(row)
+        return {**current, "waitlist_length": current["waitlist_length"] + delta}
+
+    return handle
+
+
+def waitlist_closed(_envelope: Envelope, row: Row | None) -> Row:
+    return {**_existing(row), "waitlist_length": 0}
+
+
 def rating_set(envelope: Envelope, row: Row | None) -> Row:
     """A participant's score, replacing their earlier one (`previous_score`) if any."""
     current = _existing(row)
@@ -140,9 +172,12 @@ EVENTS = Projection(
         "event.finished": _status_becomes(FINISHED),
         # The row stays (a redelivered `event.scheduled` must not bring it back); reads skip it.
         "event.deleted": _status_becomes(DELETED_STATUS),
-        "booking.created": _bookings_change_by(1),
+        "booking.created": booked,
         "booking.cancelled": _bookings_change_by(-1),
         "rating.set": rating_set,
+        "waitlist.joined": _waitlist_changes_by(1),
+        "waitlist.left": _waitlist_changes_by(-1),
+        "waitlist.closed": waitlist_closed,
     },
     creates=frozenset({"event.scheduled"}),
     children=PARTICIPATION_TABLES,

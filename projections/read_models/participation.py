@@ -1,4 +1,4 @@
-"""Who booked and who rated each event, and the counters the listing reads: events per
+"""Who booked, who waits and who rated each event, and the counters the listing reads: events per
 tag and per status, and every organizer's ratings.
 
 These are the children of the `events` read model: effects of its messages, written in
@@ -11,6 +11,7 @@ from collections import Counter
 from uuid import UUID
 
 from projections.folding import Add, ChildWrite, Effect, Put, Remove, Row
+from shared.domain.event import DIRECT, WAITLIST
 from shared.integration.envelope import Envelope
 from shared.read_model.schema import (
     DELETED_STATUS,
@@ -19,23 +20,48 @@ from shared.read_model.schema import (
     organizer_ratings,
     ratings,
     tags,
+    waitlist,
 )
 from shared.read_model.text import fold_text
 
 
 def booked(envelope: Envelope, before: Row | None, after: Row | None) -> list[ChildWrite]:
     data = envelope.data
-    return [
-        Put(
-            bookings.name,
-            {
-                "event_id": envelope.aggregate_id,
-                "user_id": UUID(data["user_id"]),
-                "booking_id": UUID(data["booking_id"]),
-                "booked_at": envelope.occurred_at,
-            },
-        )
-    ]
+    user_id = UUID(data["user_id"])
+    booking = Put(
+        bookings.name,
+        {
+            "event_id": envelope.aggregate_id,
+            "user_id": user_id,
+            "booking_id": UUID(data["booking_id"]),
+            "booked_at": envelope.occurred_at,
+        },
+    )
+    if data.get("source", DIRECT) != WAITLIST:
+        return [booking]
+    return [booking, _out_of_line(envelope.aggregate_id, user_id)]
+
+
+def joined_waitlist(envelope: Envelope, before: Row | None, after: Row | None) -> list[ChildWrite]:
+    values = {
+        "event_id": envelope.aggregate_id,
+        "user_id": UUID(envelope.data["user_id"]),
+        "joined_version": envelope.version,
+        "joined_at": envelope.occurred_at,
+    }
+    return [Put(waitlist.name, values)]
+
+
+def left_waitlist(envelope: Envelope, before: Row | None, after: Row | None) -> list[ChildWrite]:
+    return [_out_of_line(envelope.aggregate_id, UUID(envelope.data["user_id"]))]
+
+
+def waitlist_closed(envelope: Envelope, before: Row | None, after: Row | None) -> list[ChildWrite]:
+    return [_out_of_line(envelope.aggregate_id, UUID(u)) for u in envelope.data["user_ids"]]
+
+
+def _out_of_line(event_id: UUID, user_id: UUID) -> Remove:
+    return Remove(waitlist.name, {"event_id": event_id, "user_id": user_id})
 
 
 def booking_cancelled(
@@ -143,5 +169,8 @@ PARTICIPATION_EFFECTS: dict[str, Effect] = {
     "booking.cancelled": booking_cancelled,
     "rating.set": rated,
     "tag.created": tag_created,
+    "waitlist.joined": joined_waitlist,
+    "waitlist.left": left_waitlist,
+    "waitlist.closed": waitlist_closed,
 }
-PARTICIPATION_TABLES = (bookings, ratings, tags, event_counts, organizer_ratings)
+PARTICIPATION_TABLES = (bookings, waitlist, ratings, tags, event_counts, organizer_ratings)

@@ -33,6 +33,13 @@ class Booking:
 
 
 @dataclass(frozen=True)
+class WaitlistPlace:
+    event_id: UUID
+    position: int
+    joined_at: datetime
+
+
+@dataclass(frozen=True)
 class Rating:
     event_id: UUID
     score: int
@@ -162,6 +169,39 @@ class EventCommands:
             return _event(uow, event_id).cancel_booking(user_id=caller.id, now=self.clock.now())
 
         return Command(command, idempotency)
+
+    @command
+    def join_waitlist(
+        self, event_id: UUID, *, caller: Caller, idempotency: Idempotency | None = None
+    ) -> Command[WaitlistPlace]:
+        def command(uow: UnitOfWork) -> WaitlistPlace:
+            now = self.clock.now()
+            position = _event(uow, event_id).join_waitlist(
+                user_id=caller.id, username=caller.username, now=now
+            )
+            return WaitlistPlace(event_id, position, now)
+
+        return Command(command, idempotency)
+
+    @command
+    def leave_waitlist(
+        self, event_id: UUID, *, caller: Caller, idempotency: Idempotency | None = None
+    ) -> Command[UUID]:
+        def command(uow: UnitOfWork) -> UUID:
+            _event(uow, event_id).leave_waitlist(user_id=caller.id, now=self.clock.now())
+            return event_id
+
+        return Command(command, idempotency)
+
+    @command
+    def close_waitlist(self, event_id: UUID) -> Command[int]:
+        """Let go of the line of an event that has started (the status sweep's command);
+        returns how many were in it."""
+
+        def command(uow: UnitOfWork) -> int:
+            return _event(uow, event_id).close_waitlist(self.clock.now())
+
+        return Command(command)
 
     @command
     def rate_event(

@@ -91,6 +91,21 @@ class AlreadyBooked(RuleViolated):
     detail = "Вы уже забронировали место на это мероприятие."
 
 
+class SeatsAvailable(RuleViolated):
+    code = "seats_available"
+    detail = "Свободные места есть: забронируйте место вместо очереди."
+
+
+class AlreadyWaitlisted(RuleViolated):
+    code = "already_waitlisted"
+    detail = "Вы уже в листе ожидания этого мероприятия."
+
+
+class NotWaitlisted(NotFound):
+    code = "not_waitlisted"
+    detail = "Вас нет в листе ожидания этого мероприятия."
+
+
 class NotBooked(RuleViolated):
     code = "not_booked"
     detail = "У вас нет брони на это мероприятие."

@@ -1,11 +1,13 @@
 """The `Event` aggregate: the thing people attend, its bookings and ratings, and the domain
 events that change it.
 
-Bookings and ratings live in the event because the rules that hold them together need one
-consistency boundary: no more bookings than seats, one active booking per user, one rating
-per participant. A popular event therefore takes every booking on one aggregate; the
-application keeps it cached and saves its bookings in groups (`shared/commits.py`), and
-snapshots bound what loading it afresh costs.
+Bookings, the waitlist and ratings live in the event because the rules that hold them
+together need one consistency boundary: no more bookings than seats, one active booking per
+user, one rating per participant, and a freed seat going to the first in line at once (the
+cancellation and the promotion are one decision, saved together). A popular event
+therefore takes every booking on one aggregate; the application keeps it cached and saves
+its bookings in groups (`shared/commits.py`), and snapshots bound what loading it afresh
+costs.
 
 Every command checks all of its rules before it records anything, so a refused command
 leaves the aggregate as it was.
@@ -23,6 +25,7 @@ from eventsourcing.domain import Aggregate, event
 
 from shared.domain.errors import (
     AlreadyBooked,
+    AlreadyWaitlisted,
     DeleteWindowClosed,
     EditWindowClosed,
     EventAlreadyStarted,
@@ -34,6 +37,8 @@ from shared.domain.errors import (
     NotAParticipant,
     NotBooked,
     NotOrganizer,
+    NotWaitlisted,
+    SeatsAvailable,
     SeatsBelowBooked,
     StartTimeInPast,
 )
@@ -41,6 +46,10 @@ from shared.domain.errors import (
 UPCOMING = "upcoming"
 CANCELLED = "cancelled"
 FINISHED = "finished"
+
+# Where a booking came from: the user's own request, or a seat freed for the first in line.
+DIRECT = "direct"
+WAITLIST = "waitlist"
 
 MIN_SCORE, MAX_SCORE = 1, 5
 _CENTS = Decimal("0.01")
@@ -63,9 +72,16 @@ EDITABLE_FIELDS = tuple(field.name for field in fields(EventDetails))
 
 
 class Event(Aggregate):
-    """An event on the board with its active bookings and its ratings, keyed by user id."""
+    """An event on the board with its active bookings, its waitlist and its ratings, keyed
+    by user id."""
 
     INTEGRATION_NAME: ClassVar[str] = "event"
+    # Version 2 has a waitlist: snapshots taken before it are upcast with an empty one.
+    class_version = 2
+
+    @staticmethod
+    def upcast_v1_v2(state: dict[str, Any]) -> None:
+        state["waitlist"] = {}
 
     class Scheduled(Aggregate.Created):
         title: str
@@ -105,14 +121,38 @@ class Event(Aggregate):
         occurred_at: datetime
 
     class SeatBooked(Aggregate.Event):
+        """A booking: the user's own (`DIRECT`), or the first in line's (`WAITLIST`), who
+        leaves the line with it."""
+
+        class_version = 2
         booking_id: UUID
         user_id: UUID
         username: str
+        source: str
         occurred_at: datetime
+
+        @staticmethod
+        def upcast_v1_v2(state: dict[str, Any]) -> None:
+            state["source"] = DIRECT
 
     class BookingCancelled(Aggregate.Event):
         booking_id: UUID
         user_id: UUID
+        occurred_at: datetime
+
+    class WaitlistJoined(Aggregate.Event):
+        user_id: UUID
+        username: str
+        occurred_at: datetime
+
+    class WaitlistLeft(Aggregate.Event):
+        user_id: UUID
+        occurred_at: datetime
+
+    class WaitlistClosed(Aggregate.Event):
+        """The event started, was cancelled or deleted: everyone still in line is let go."""
+
+        user_ids: list[UUID]
         occurred_at: datetime
 
     class Rated(Aggregate.Event):
@@ -149,6 +189,8 @@ class Event(Aggregate):
         self.deleted = False
         # Keyed by `str(user_id)`: snapshots store the aggregate as JSON, whose keys are text.
         self.bookings: dict[str, str] = {}
+        # User id → username, first in line first (dicts and their JSON keep this order).
+        self.waitlist: dict[str, str] = {}
         self.ratings: dict[str, int] = {}
         self.scheduled_at = occurred_at
         self.changed_at = occurred_at
@@ -207,6 +249,9 @@ class Event(Aggregate):
             self._record_update(changes=effective, previous=previous, occurred_at=now)
         if cancelling:
             self._cancel(by_user_id=by_user_id, occurred_at=now)
+            self._close_waitlist(now)
+        else:
+            self._promote(now)
 
     def _check_status_change(self, status: str | None) -> bool:
         """Whether `status` asks to cancel; an upcoming event may stay upcoming, nothing else."""
@@ -229,6 +274,7 @@ class Event(Aggregate):
         self.check_may_manage(by_user_id, by_staff)
         self._check_status_change(CANCELLED)
         self._cancel(by_user_id=by_user_id, occurred_at=now)
+        self._close_waitlist(now)
 
     @event(Cancelled)
     def _cancel(self, by_user_id: UUID, occurred_at: datetime) -> None:
@@ -239,6 +285,7 @@ class Event(Aggregate):
         """An upcoming event that has started becomes finished (the status sweep's command)."""
         if self.status != UPCOMING or not self.has_started(now):
             raise InvalidStatusTransition
+        self._close_waitlist(now)
         self._finish(occurred_at=now)
 
     @event(Finished)
@@ -252,6 +299,7 @@ class Event(Aggregate):
         self.check_may_manage(by_user_id, by_staff)
         if not by_staff and self._window_closed(now, edit_window_seconds):
             raise DeleteWindowClosed
+        self._close_waitlist(now)
         self._delete(by_user_id=by_user_id, occurred_at=now)
 
     @event(Deleted)
@@ -268,12 +316,21 @@ class Event(Aggregate):
         if str(user_id) in self.bookings:
             raise AlreadyBooked
         booking_id = uuid4()
-        self._book(booking_id=booking_id, user_id=user_id, username=username, occurred_at=now)
+        self._book(
+            booking_id=booking_id,
+            user_id=user_id,
+            username=username,
+            source=DIRECT,
+            occurred_at=now,
+        )
         return booking_id
 
     @event(SeatBooked)
-    def _book(self, booking_id: UUID, user_id: UUID, username: str, occurred_at: datetime) -> None:
+    def _book(
+        self, booking_id: UUID, user_id: UUID, username: str, source: str, occurred_at: datetime
+    ) -> None:
         self.bookings[str(user_id)] = str(booking_id)
+        self.waitlist.pop(str(user_id), None)
 
     def cancel_booking(self, *, user_id: UUID, now: datetime) -> UUID:
         """Cancel the user's active booking; returns its id."""
@@ -283,11 +340,77 @@ class Event(Aggregate):
         if self.has_started(now):
             raise EventAlreadyStarted
         self._cancel_booking(booking_id=UUID(booking_id), user_id=user_id, occurred_at=now)
+        self._promote(now)
         return UUID(booking_id)
 
     @event(BookingCancelled)
     def _cancel_booking(self, booking_id: UUID, user_id: UUID, occurred_at: datetime) -> None:
         del self.bookings[str(user_id)]
+
+    def join_waitlist(self, *, user_id: UUID, username: str, now: datetime) -> int:
+        """Put the user at the end of the line of a full event; returns their position."""
+        if self.status != UPCOMING or self.has_started(now):
+            raise EventNotBookable
+        if self.free_seats > 0:
+            raise SeatsAvailable
+        if str(user_id) in self.bookings:
+            raise AlreadyBooked
+        if str(user_id) in self.waitlist:
+            raise AlreadyWaitlisted
+        self._join_waitlist(user_id=user_id, username=username, occurred_at=now)
+        return len(self.waitlist)
+
+    @event(WaitlistJoined)
+    def _join_waitlist(self, user_id: UUID, username: str, occurred_at: datetime) -> None:
+        self.waitlist[str(user_id)] = username
+
+    def leave_waitlist(self, *, user_id: UUID, now: datetime) -> None:
+        if str(user_id) not in self.waitlist:
+            raise NotWaitlisted
+        self._leave_waitlist(user_id=user_id, occurred_at=now)
+
+    @event(WaitlistLeft)
+    def _leave_waitlist(self, user_id: UUID, occurred_at: datetime) -> None:
+        del self.waitlist[str(user_id)]
+
+    def waitlist_position(self, user_id: UUID | None) -> int | None:
+        """The user's place in line, 1 being next; None when not in it."""
+        if user_id is None or str(user_id) not in self.waitlist:
+            return None
+        return list(self.waitlist).index(str(user_id)) + 1
+
+    def close_waitlist(self, now: datetime) -> int:
+        """Let go of everyone in line once the event has started (the status sweep's
+        command); returns how many were in it."""
+        if not self.has_started(now):
+            return 0
+        return self._close_waitlist(now)
+
+    def _promote(self, now: datetime) -> None:
+        """Give each free seat to the first in line, while the event can still be booked."""
+        if self.status != UPCOMING or self.has_started(now):
+            return
+        while self.free_seats > 0 and self.waitlist:
+            user_id, username = next(iter(self.waitlist.items()))
+            self._book(
+                booking_id=uuid4(),
+                user_id=UUID(user_id),
+                username=username,
+                source=WAITLIST,
+                occurred_at=now,
+            )
+
+    def _close_waitlist(self, now: datetime) -> int:
+        waiting = len(self.waitlist)
+        if waiting:
+            self._record_waitlist_closed(
+                user_ids=[UUID(user_id) for user_id in self.waitlist], occurred_at=now
+            )
+        return waiting
+
+    @event(WaitlistClosed)
+    def _record_waitlist_closed(self, user_ids: list[UUID], occurred_at: datetime) -> None:
+        self.waitlist.clear()
 
     def rate(self, *, user_id: UUID, score: int, now: datetime) -> int | None:
         """Set the participant's score, replacing an earlier one; returns the earlier score.
@@ -339,8 +462,10 @@ class Event(Aggregate):
             rating_count=len(scores),
             created_at=self.scheduled_at,
             updated_at=self.changed_at,
+            waitlist_length=len(self.waitlist),
             is_booked=viewer_id is not None and str(viewer_id) in self.bookings,
             my_rating=None if viewer_id is None else self.ratings.get(str(viewer_id)),
+            my_waitlist_position=self.waitlist_position(viewer_id),
         )
 
 
@@ -365,8 +490,10 @@ class EventView:
     rating_count: int
     created_at: datetime
     updated_at: datetime
+    waitlist_length: int
     is_booked: bool
     my_rating: int | None
+    my_waitlist_position: int | None
 
 
 def average_rating(score_sum: int, count: int) -> Decimal | None:

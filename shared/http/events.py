@@ -51,12 +51,14 @@ class EventListItem(BaseModel):
     rating_count: int
     created_at: UtcDatetime
     updated_at: UtcDatetime
+    waitlist_length: int
 
 
 class EventDetail(EventListItem):
     description: str
     is_booked: bool
     my_rating: int | None
+    my_waitlist_position: int | None
 
 
 async def event_id_in_path(

@@ -87,8 +87,13 @@ PUBLIC_TYPES: dict[type[Any], Route] = {
     Event.Cancelled: _event("event.cancelled", fields("by_user_id")),
     Event.Finished: _event("event.finished", _NO_FIELDS),
     Event.Deleted: _event("event.deleted", fields("by_user_id")),
-    Event.SeatBooked: _event("booking.created", fields("booking_id", "user_id", "username")),
+    Event.SeatBooked: _event(
+        "booking.created", fields("booking_id", "user_id", "username", "source")
+    ),
     Event.BookingCancelled: _event("booking.cancelled", fields("booking_id", "user_id")),
+    Event.WaitlistJoined: _event("waitlist.joined", fields("user_id", "username")),
+    Event.WaitlistLeft: _event("waitlist.left", fields("user_id")),
+    Event.WaitlistClosed: _event("waitlist.closed", fields("user_ids")),
     Event.Rated: _event("rating.set", fields("user_id", "score", "previous_score")),
     Tag.Created: Route("tag", "tag.created", EVENTS_STREAM, fields("name")),
     User.Registered: _user("user.registered", fields("username", "email", "is_staff")),

@@ -67,6 +67,7 @@ events = Table(
     Column("rating_sum", Integer, nullable=False, server_default="0"),
     Column("rating_count", Integer, nullable=False, server_default="0"),
     Column("avg_rating", Numeric(4, 2), nullable=True),
+    Column("waitlist_length", Integer, nullable=False, server_default="0"),
     Column("created_at", DateTime(timezone=True), nullable=False),
     Column("updated_at", DateTime(timezone=True), nullable=False),
     Column("free_seats", Integer, Computed("seats - booked_count", persisted=True)),
@@ -116,6 +117,19 @@ bookings = Table(
     PrimaryKeyConstraint("event_id", "user_id"),
     # The active bookings of one user, for `my_upcoming_events`.
     Index("bookings_user_id", "user_id"),
+)
+
+# Who waits for a seat of each event; `joined_version` (the event's version when they
+# joined) orders the line.
+waitlist = Table(
+    "waitlist",
+    metadata,
+    Column("event_id", Uuid, nullable=False),
+    Column("user_id", Uuid, nullable=False),
+    Column("joined_version", Integer, nullable=False),
+    Column("joined_at", DateTime(timezone=True), nullable=False),
+    PrimaryKeyConstraint("event_id", "user_id"),
+    Index("waitlist_event_order", "event_id", "joined_version"),
 )
 
 ratings = Table(

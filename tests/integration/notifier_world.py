@@ -99,6 +99,7 @@ class NotifierWorld:
                 self.clock,
                 FINISH_AFTER_SECONDS,
                 self.board.finish_event,
+                self.board.close_waitlist,
             )
         )
         return self.sweeps[-1]

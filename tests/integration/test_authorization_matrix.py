@@ -99,6 +99,27 @@ async def the_event_booked_by_the_caller(scene: Scene, persona: str) -> Call:
     return the(scene.event_id)
 
 
+async def a_full_event(scene: Scene, persona: str) -> Call:
+    """A fresh event whose one seat another persona holds."""
+    created = await scene.api.http.post(
+        "/api/events/", json={**event_body(scene.api), "seats": 1}, headers=scene.headers("owner")
+    )
+    assert created.status_code == 201, created.text
+    event_id: str = created.json()["id"]
+    await book(scene, "other" if persona == "staff" else "staff", event_id)
+    return the(event_id)
+
+
+async def a_full_event_the_caller_waits_for(scene: Scene, persona: str) -> Call:
+    call = await a_full_event(scene, persona)
+    if persona in scene.accounts:
+        joined = await scene.api.http.post(
+            f"/api/events/{call.ids['event_id']}/waitlist/", headers=scene.headers(persona)
+        )
+        assert joined.status_code == 201, joined.text
+    return call
+
+
 async def a_past_event_the_caller_attended(scene: Scene, persona: str) -> Call:
     event_id = await create_event(scene, starts_in=timedelta(minutes=10))
     await book(scene, persona, event_id)
@@ -159,6 +180,8 @@ MATRIX = [
     Rule("POST", f"{E}/book/", the_event, SIGNED_IN_CREATES),
     Rule("POST", f"{E}/cancel_booking/", the_event_booked_by_the_caller, SIGNED_IN),
     Rule("POST", f"{E}/rate/", a_past_event_the_caller_attended, SIGNED_IN_CREATES),
+    Rule("POST", f"{E}/waitlist/", a_full_event, SIGNED_IN_CREATES),
+    Rule("DELETE", f"{E}/waitlist/", a_full_event_the_caller_waits_for, (401, 204, 204, 204)),
     Rule("GET", f"{E}/history/", the_event, (401, 403, 200, 200)),
     Rule("GET", "/api/events/my_upcoming_events/", the_event, SIGNED_IN),
     Rule("GET", "/api/tags/", the_event, EVERYONE),

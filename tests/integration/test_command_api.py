@@ -126,6 +126,8 @@ async def test_creating_an_event_answers_the_detail_its_location_and_position(
         "updated_at": created_at,
         "is_booked": False,
         "my_rating": None,
+        "waitlist_length": 0,
+        "my_waitlist_position": None,
     }
 
 

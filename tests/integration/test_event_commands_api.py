@@ -243,7 +243,7 @@ async def test_the_history_lists_integration_events_for_the_organizer_only(
     ]
     assert entries[1]["position"] == int(booked.headers["X-Event-Position"])
     assert set(entries[1]) == {"position", "version", "type", "occurred_at", "data"}
-    assert set(entries[1]["data"]) == {"booking_id", "user_id", "username"}
+    assert set(entries[1]["data"]) == {"booking_id", "user_id", "username", "source"}
     assert code(stranger) == (403, "not_organizer")
 
 

@@ -118,6 +118,8 @@ async def test_the_detail_has_every_field(read_client: AsyncClient, add_event: A
         "updated_at": NOW.isoformat().replace("+00:00", "Z"),
         "is_booked": False,
         "my_rating": None,
+        "waitlist_length": 0,
+        "my_waitlist_position": None,
     }
 
 

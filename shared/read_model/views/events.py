@@ -28,6 +28,7 @@ from shared.read_model.schema import (
     events,
     ratings,
     tags,
+    waitlist,
 )
 
 _c = events.c
@@ -48,6 +49,7 @@ _LIST_COLUMNS = (
     _c.rating_count,
     _c.created_at,
     _c.updated_at,
+    _c.waitlist_length,
 )
 _DETAIL_COLUMNS = (*_LIST_COLUMNS, _c.description)
 # A deleted event's row stays in the read model, out of sight.
@@ -106,7 +108,10 @@ async def event_detail(
         else literal(None, Integer)
     )
     query = select(
-        *_DETAIL_COLUMNS, is_booked.label("is_booked"), my_rating.label("my_rating")
+        *_DETAIL_COLUMNS,
+        is_booked.label("is_booked"),
+        my_rating.label("my_rating"),
+        _waitlist_position(viewer_id).label("my_waitlist_position"),
     ).where(_c.id == event_id, _NOT_DELETED)
     row = (await conn.execute(query)).mappings().first()
     if row is None:
@@ -116,7 +121,27 @@ async def event_detail(
         "description": row["description"],
         "is_booked": row["is_booked"],
         "my_rating": row["my_rating"],
+        "my_waitlist_position": row["my_waitlist_position"],
     }
+
+
+def _waitlist_position(viewer_id: UUID | None) -> ColumnElement[Any]:
+    """The viewer's place in the event's line (1 is next), or null when not in it."""
+    if viewer_id is None:
+        return literal(None, Integer)
+    mine = waitlist.alias("mine")
+    joined = (
+        select(mine.c.joined_version)
+        .where(mine.c.event_id == _c.id, mine.c.user_id == viewer_id)
+        .scalar_subquery()
+    )
+    ahead_and_self = (
+        select(func.count())
+        .select_from(waitlist)
+        .where(waitlist.c.event_id == _c.id, waitlist.c.joined_version <= joined)
+        .scalar_subquery()
+    )
+    return func.nullif(ahead_and_self, 0)
 
 
 async def upcoming_events_of(
@@ -166,4 +191,5 @@ def _list_item(row: RowMapping) -> dict[str, Any]:
         "rating_count": row["rating_count"],
         "created_at": row["created_at"],
         "updated_at": row["updated_at"],
+        "waitlist_length": row["waitlist_length"],
     }

@@ -320,10 +320,6 @@ def test_the_stack_survives_each_process_killed_and_then_all_of_it_and_heals(
     eventually(board.ready, "/readyz to be ready again", timeout=READY_WITHIN_SECONDS)
     ready_after = time.monotonic() - restarted
     database_url = board.database_url()
-    sys.stderr.write(
-        f"fault drill: {len(load.accepted)} writes accepted, other answers {dict(load.failures)},"
-        f" ready {ready_after:.1f} s after the restart\n"
-    )
 
     with psycopg.connect(database_url) as conn:
         stored = conn.execute(
@@ -344,11 +340,18 @@ def test_the_stack_survives_each_process_killed_and_then_all_of_it_and_heals(
         return all(marks.get(p, 0) >= (head or [0])[0] for p in ("events", "notifier"))
 
     eventually(caught_up, "the read side to heal", timeout=READY_WITHIN_SECONDS)
+    healed_after = time.monotonic() - restarted
     with psycopg.connect(database_url) as conn:
         notices = conn.execute(
             "SELECT count(*), count(DISTINCT key) FROM read_model.notifications"
             " WHERE type = 'booking'"
         ).fetchone()
+    sys.stderr.write(
+        f"fault drill: {len(load.accepted)} writes accepted ({accepted_bookings} bookings),"
+        f" {stored_bookings} bookings stored, {notices} booking notices (all, distinct),"
+        f" other answers {dict(load.failures)}; ready {ready_after:.1f} s and caught up"
+        f" {healed_after:.1f} s after the restart\n"
+    )
     assert notices == (stored_bookings, stored_bookings)
 
     live = read_models(database_url)

@@ -20,7 +20,7 @@ from projections.notifier import texts
 from projections.notifier.notification_store import NewNotification
 from projections.notifier.texts import EventFacts
 from shared.domain.event import CANCELLED, DIRECT, FINISHED, UPCOMING, WAITLIST
-from shared.integration.envelope import Envelope
+from shared.integration.envelope import Envelope, as_uuid
 from shared.integration.names import (
     EVENTS_STREAM,
     NOTIFIER_PROJECTION,
@@ -103,11 +103,11 @@ def _existing(row: Row | None) -> Row:
 
 
 def booked(envelope: Envelope, before: Row | None, after: Row | None) -> list[ChildWrite]:
-    user_id = UUID(envelope.data["user_id"])
+    user_id = envelope.uuid("user_id")
     participant = {
         "event_id": envelope.aggregate_id,
         "user_id": user_id,
-        "booking_id": UUID(envelope.data["booking_id"]),
+        "booking_id": envelope.uuid("booking_id"),
         "booked_at": envelope.occurred_at,
         "reminded_for": None,
     }
@@ -123,7 +123,7 @@ def booked(envelope: Envelope, before: Row | None, after: Row | None) -> list[Ch
 def booking_cancelled(
     envelope: Envelope, before: Row | None, after: Row | None
 ) -> list[ChildWrite]:
-    user_id = UUID(envelope.data["user_id"])
+    user_id = envelope.uuid("user_id")
     message = texts.booking_cancelled(EventFacts.of(_existing(after)))
     return [
         Remove(notifier_participants.name, {"event_id": envelope.aggregate_id, "user_id": user_id}),
@@ -136,7 +136,7 @@ def waitlist_closed(envelope: Envelope, before: Row | None, after: Row | None) -
     return [
         write
         for user_id in envelope.data["user_ids"]
-        for write in _notify(_notice(envelope, UUID(user_id), WAITLIST_CLOSED, message))
+        for write in _notify(_notice(envelope, as_uuid(user_id), WAITLIST_CLOSED, message))
     ]
 
 

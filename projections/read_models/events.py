@@ -6,7 +6,6 @@ from collections.abc import Callable, Iterable, Mapping
 from datetime import datetime
 from functools import lru_cache
 from typing import Any
-from uuid import UUID
 
 from projections.folding import Handler, Projection, Row
 from projections.read_models.participation import (
@@ -78,7 +77,7 @@ def scheduled(envelope: Envelope, row: Row | None) -> Row:
         **columns(data, EDITABLE_FIELDS),
         "booked_count": 0,
         "status": UPCOMING,
-        "organizer_id": UUID(data["organizer_id"]),
+        "organizer_id": envelope.uuid("organizer_id"),
         "organizer_username": data["organizer_username"],
         "rating_sum": 0,
         "rating_count": 0,

@@ -27,13 +27,13 @@ from shared.read_model.text import fold_text
 
 def booked(envelope: Envelope, before: Row | None, after: Row | None) -> list[ChildWrite]:
     data = envelope.data
-    user_id = UUID(data["user_id"])
+    user_id = envelope.uuid("user_id")
     booking = Put(
         bookings.name,
         {
             "event_id": envelope.aggregate_id,
             "user_id": user_id,
-            "booking_id": UUID(data["booking_id"]),
+            "booking_id": envelope.uuid("booking_id"),
             "booked_at": envelope.occurred_at,
         },
     )
@@ -45,7 +45,7 @@ def booked(envelope: Envelope, before: Row | None, after: Row | None) -> list[Ch
 def joined_waitlist(envelope: Envelope, before: Row | None, after: Row | None) -> list[ChildWrite]:
     values = {
         "event_id": envelope.aggregate_id,
-        "user_id": UUID(envelope.data["user_id"]),
+        "user_id": envelope.uuid("user_id"),
         "joined_version": envelope.version,
         "joined_at": envelope.occurred_at,
     }
@@ -53,7 +53,7 @@ def joined_waitlist(envelope: Envelope, before: Row | None, after: Row | None) -
 
 
 def left_waitlist(envelope: Envelope, before: Row | None, after: Row | None) -> list[ChildWrite]:
-    return [_out_of_line(envelope.aggregate_id, UUID(envelope.data["user_id"]))]
+    return [_out_of_line(envelope.aggregate_id, envelope.uuid("user_id"))]
 
 
 def waitlist_closed(envelope: Envelope, before: Row | None, after: Row | None) -> list[ChildWrite]:
@@ -67,14 +67,14 @@ def _out_of_line(event_id: UUID, user_id: UUID) -> Remove:
 def booking_cancelled(
     envelope: Envelope, before: Row | None, after: Row | None
 ) -> list[ChildWrite]:
-    key = {"event_id": envelope.aggregate_id, "user_id": UUID(envelope.data["user_id"])}
+    key = {"event_id": envelope.aggregate_id, "user_id": envelope.uuid("user_id")}
     return [Remove(bookings.name, key)]
 
 
 def rated(envelope: Envelope, before: Row | None, after: Row | None) -> list[ChildWrite]:
     values = {
         "event_id": envelope.aggregate_id,
-        "user_id": UUID(envelope.data["user_id"]),
+        "user_id": envelope.uuid("user_id"),
         "score": int(envelope.data["score"]),
         "rated_at": envelope.occurred_at,
     }

@@ -50,5 +50,15 @@ class Envelope(msgspec.Struct, frozen=True):
     def encode(self) -> bytes:
         return msgspec.json.encode(self)
 
+    def uuid(self, name: str) -> UUID:
+        """The UUID in the payload's field `name`."""
+        return as_uuid(self.data[name])
+
+
+def as_uuid(text: str) -> UUID:
+    """A UUID from its text, parsed in C: `UUID(text)` cost a projector a sixth of its
+    time folding bookings (three times as long per id)."""
+    return msgspec.convert(text, UUID)
+
 
 _DECODER = msgspec.json.Decoder(Envelope)

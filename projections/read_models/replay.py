@@ -11,8 +11,10 @@ treats what the rebuild already holds as duplicates.
 from __future__ import annotations
 
 import asyncio
+import gc
 import logging
-from collections.abc import Collection
+from collections.abc import Callable, Collection, Iterator
+from contextlib import contextmanager
 from typing import Any
 from uuid import UUID
 
@@ -41,6 +43,9 @@ logger = logging.getLogger(__name__)
 
 REBUILD_SCHEMA = f"{READ_SCHEMA}_rebuild"
 PAGE_SIZE = 5000
+# The collector's automatic runs are off while pages are folded, and a full collection
+# runs every this many pages instead (see `collecting_every`).
+PAGES_PER_COLLECTION = 50
 _RECORDED_MESSAGES = SQL(
     "SELECT position, payload FROM {outbox}"
     " WHERE position > %s AND position <= %s AND stream = ANY(%s)"
@@ -158,15 +163,17 @@ class Rebuild:
         task = progress.add_task(f"replaying {self.projection.name}", total=None)
         progress.update(task, total=await asyncio.to_thread(self.source.last_position))
         next_page = asyncio.create_task(asyncio.to_thread(self.source.page, self.position))
-        while True:
-            envelopes, reached = await next_page
-            if reached == self.position:
-                break
-            # Decoding the next page overlaps with writing this one.
-            next_page = asyncio.create_task(asyncio.to_thread(self.source.page, reached))
-            async with self.engine.begin() as conn:
-                await self._apply(conn, envelopes, reached)
-            progress.update(task, completed=reached)
+        with collecting_every(PAGES_PER_COLLECTION) as page_done:
+            while True:
+                envelopes, reached = await next_page
+                if reached == self.position:
+                    break
+                # Decoding the next page overlaps with writing this one.
+                next_page = asyncio.create_task(asyncio.to_thread(self.source.page, reached))
+                async with self.engine.begin() as conn:
+                    await self._apply(conn, envelopes, reached)
+                progress.update(task, completed=reached)
+                page_done()
         async with self.engine.begin() as conn:
             for table in self.tables:
                 for index in table.indexes:
@@ -236,6 +243,32 @@ def _continued(projection: Projection, envelopes: list[Envelope]) -> Collection[
     for envelope in envelopes:
         first_types.setdefault(envelope.aggregate_id, envelope.type)
     return [id_ for id_, type_ in first_types.items() if type_ not in projection.creates]
+
+
+@contextmanager
+def collecting_every(pages: int) -> Iterator[Callable[[], None]]:
+    """Garbage collection by pages: the callable it gives counts one, and every `pages`
+    pages the collector runs; its automatic runs are off meanwhile.
+
+    Folding a page allocates tens of thousands of rows and writes, and the automatic
+    collections kept scanning the page's live ones: measured, 40% of the time folding
+    bookings. A page's garbage goes with its references; only cycles wait for the next
+    collection."""
+    done = 0
+
+    def page_done() -> None:
+        nonlocal done
+        done += 1
+        if done % pages == 0:
+            gc.collect()
+
+    was_enabled = gc.isenabled()
+    gc.disable()
+    try:
+        yield page_done
+    finally:
+        if was_enabled:
+            gc.enable()
 
 
 def replay(settings: Settings, progress: bool = True) -> int:

@@ -131,4 +131,5 @@ def create_app(
         exception_handlers={HTTPException: http_exception_handler},
     )
     table = RouteTable([endpoint for api in apis for endpoint in endpoints_of(api)])
-    return Gateway(table, operations, metrics, frozenset(route.path for route in routes))
+    own_paths = frozenset(route.path for route in routes if isinstance(route, Route))
+    return Gateway(table, operations, metrics, own_paths)

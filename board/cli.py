@@ -80,6 +80,12 @@ def build_parser() -> argparse.ArgumentParser:
     projections.add_parser(
         "status", help="watermark, lag and parked messages of each projection"
     ).set_defaults(command_fn=commands.projections_status)
+    retry = projections.add_parser(
+        "retry-parked",
+        help="apply a projection's parked messages again (once what parked them is fixed)",
+    )
+    retry.add_argument("projection", help="the projection's name, as `status` lists it")
+    retry.set_defaults(command_fn=commands.projections_retry_parked)
 
     notifier = sub.add_parser(
         "notifier", help="notifications, reminders and the status sweep"

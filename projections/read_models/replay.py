@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import time
 from collections.abc import Collection
 from typing import Any
 from uuid import UUID
@@ -100,6 +101,9 @@ class StoredEvents:
         return dict(rows)
 
 
+PROGRESS_LOG_SECONDS = 1.0
+
+
 class Rebuild:
     """One rebuild of one projection into `REBUILD_SCHEMA`."""
 
@@ -119,7 +123,9 @@ class Rebuild:
     async def run(self, progress: Progress) -> int:
         await self._create_table()
         task = progress.add_task(f"replaying {self.projection.name}", total=None)
-        progress.update(task, total=await asyncio.to_thread(self.source.last_position))
+        total = await asyncio.to_thread(self.source.last_position)
+        progress.update(task, total=total)
+        logged_at = 0.0
         next_page = asyncio.create_task(asyncio.to_thread(self.source.page, self.position))
         while True:
             envelopes, reached = await next_page
@@ -130,6 +136,12 @@ class Rebuild:
             async with self.engine.begin() as conn:
                 await self._apply(conn, envelopes, reached)
             progress.update(task, completed=reached)
+            # A line a second: what the admin's operations page shows of a running replay.
+            if time.monotonic() - logged_at >= PROGRESS_LOG_SECONDS:
+                logger.info(
+                    "%s: replayed up to position %d of %d", self.projection.name, reached, total
+                )
+                logged_at = time.monotonic()
         async with self.engine.begin() as conn:
             for table in self.tables:
                 for index in table.indexes:

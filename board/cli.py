@@ -50,6 +50,11 @@ def build_parser() -> argparse.ArgumentParser:
 
     serve = sub.add_parser("serve", help="serve the command and query APIs from one process")
     _add_address_options(serve)
+    serve.add_argument(
+        "--forwarded-allow-ips",
+        metavar="IPS",
+        help="proxies trusted to name the client in X-Forwarded-For (comma list; default none)",
+    )
     serve.set_defaults(command_fn=commands.serve)
 
     relay = sub.add_parser("relay", help="the outbox relay").add_subparsers(

@@ -45,7 +45,7 @@ def serve(settings: Settings, args: Namespace) -> int:
     from board.secret import with_secret
     from gateway.main import serve as serve_gateway
 
-    serve_gateway(with_secret(_with_address(settings, args)))
+    serve_gateway(with_secret(_with_address(settings, args)), args.forwarded_allow_ips)
     return 0
 
 

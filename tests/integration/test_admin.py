@@ -11,6 +11,7 @@ from typing import Any
 from uuid import UUID
 from zoneinfo import ZoneInfo
 
+import psycopg
 import pytest
 from httpx import AsyncClient, Response
 from sqlalchemy import insert
@@ -370,3 +371,54 @@ async def test_the_admin_cannot_write_to_the_read_models(settings: Settings) -> 
                 )
     finally:
         await engine.dispose()
+
+
+async def test_the_operations_page_shows_parked_messages_and_retries_them(
+    board_api: BoardApi, staff: Account, settings: Settings
+) -> None:
+    organizer = await board_api.account("organizer")
+    event = await new_event(board_api, organizer, "Отложенное")
+    async with await psycopg.AsyncConnection.connect(settings.database_url) as conn:
+        # A booking the notifier could not place (its event unknown to it) sits parked.
+        await conn.execute(
+            "INSERT INTO read_model.parked_messages"
+            " (projection, position, aggregate_id, payload, error, parked_at)"
+            " VALUES ('notifier', 100000, %s, %s, 'ValueError: boom', now())",
+            (UUID(event["id"]), b'{"not": "an envelope"}'),
+        )
+
+    page = await board_api.http.get("/admin/operations")
+    retried = await board_api.http.post(
+        "/admin/operations/retry", data={"projection": "notifier", "csrf_token": csrf_of(page)}
+    )
+    after = await board_api.http.get("/admin/operations")
+
+    assert page.status_code == 200
+    assert "ValueError: boom" in page.text
+    assert "Применить отложенные снова" in page.text
+    assert retried.status_code == 303
+    assert "notifier: применено 0, снова отложено 1." in after.text
+
+
+async def test_a_replay_started_from_the_operations_page_shows_its_progress(
+    board_api: BoardApi, staff: Account
+) -> None:
+    organizer = await board_api.account("organizer")
+    await new_event(board_api, organizer, "Для пересборки")
+    page = await board_api.http.get("/admin/operations")
+
+    started = await board_api.http.post(
+        "/admin/operations/replay", data={"csrf_token": csrf_of(page)}
+    )
+
+    async def finished() -> bool:
+        shown = await board_api.http.get("/admin/operations")
+        return "завершилась с кодом" in shown.text
+
+    await eventually(finished, seconds=90)
+    shown = (await board_api.http.get("/admin/operations")).text
+    assert started.status_code == 303
+    assert "завершилась с кодом 0" in shown
+    assert re.search(r"events: позиция (\d+) из \1 — готово", shown), shown
+    assert re.search(r"users: позиция (\d+) из \1 — готово", shown), shown
+    assert "rebuilt from" in shown

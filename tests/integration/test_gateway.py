@@ -135,10 +135,11 @@ async def test_the_docs_pages_show_the_merged_document(client: AsyncClient, path
 async def test_the_docs_pages_load_every_script_and_style_from_this_process(
     client: AsyncClient, path: str
 ) -> None:
-    page = (await client.get(path)).text
+    page = await client.get(path)
 
-    assets = re.findall(r'(?:src|href)="([^"]+)"', page)
+    assets = re.findall(r'(?:src|href)="([^"]+)"', page.text)
 
+    assert "default-src 'self'" in page.headers["content-security-policy"]
     assert assets
     assert all(asset.startswith("/docs-assets/") for asset in assets), assets
     for asset in assets:

@@ -351,6 +351,25 @@ async def test_the_lists_search_filter_and_show_times_in_the_events_zone(
     assert "лекции" in rows(tags_page)
 
 
+async def test_the_librarys_own_create_edit_and_delete_pages_are_refused(
+    board_api: BoardApi, staff: Account
+) -> None:
+    organizer = await board_api.account("organizer")
+    event = await new_event(board_api, organizer, "Неприкосновенное")
+    token = csrf_of(await board_api.http.get("/admin/operations"))
+
+    answers = [
+        await board_api.http.get("/admin/events/create"),
+        await board_api.http.post("/admin/events/create", data={"csrf_token": token}),
+        await board_api.http.get(f"/admin/events/edit/{event['id']}"),
+        await board_api.http.delete("/admin/events/delete", params={"pks": event["id"]}),
+        await board_api.http.get("/admin/events/export/csv"),
+    ]
+
+    assert [a.status_code for a in answers] == [403, 403, 403, 403, 403]
+    assert board_api.board.get_event(UUID(event["id"])).title == "Неприкосновенное"
+
+
 async def test_the_admin_cannot_write_to_the_read_models(settings: Settings) -> None:
     upgrade(settings.database_url)
     engine = read_only_engine(settings)

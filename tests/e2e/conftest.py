@@ -52,7 +52,9 @@ def api(stack: Stack) -> Iterator[httpx.Client]:
 # --- Browser tests: Debian's Chromium driven by Playwright, no network beyond loopback. ---
 
 
-@pytest.fixture(scope="package")
+# Module-scoped: Playwright's sync API keeps an event loop running in this thread while it
+# is open, and later tests call asyncio.run().
+@pytest.fixture(scope="module")
 def browser() -> Iterator[Browser]:
     executable = find_chromium()
     if executable is None:

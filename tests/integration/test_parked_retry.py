@@ -6,10 +6,13 @@ from collections.abc import AsyncIterator
 from datetime import UTC, datetime, timedelta
 from uuid import UUID, uuid4
 
+import psycopg
 import pytest
 from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncEngine, create_async_engine
 
+from board.cli import main
+from board.environment import settings_environment
 from projections.notifier.fanout import apply_notifier_batch
 from projections.notifier.projection import NOTIFIER
 from projections.parked import Retried, UnknownProjection, retry_parked
@@ -106,3 +109,23 @@ async def test_a_message_that_fails_again_stays_parked(
 async def test_an_unknown_projection_is_refused(settings: Settings) -> None:
     with pytest.raises(UnknownProjection):
         await retry_parked(settings, "nonesuch")
+
+
+def test_the_command_line_retries_a_projections_parked_messages(
+    settings: Settings, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    upgrade(settings.database_url)
+    for name, value in settings_environment(settings).items():
+        monkeypatch.setenv(name, value)
+    with psycopg.connect(settings.database_url) as conn:
+        conn.execute(
+            "INSERT INTO read_model.parked_messages"
+            " (projection, position, aggregate_id, payload, error, parked_at)"
+            " VALUES ('users', 7, %s, %s, 'boom', now())",
+            (uuid4(), b"not an envelope"),
+        )
+
+    still_parked = main(["projections", "retry-parked", "users"])
+    unknown = main(["projections", "retry-parked", "nonesuch"])
+
+    assert (still_parked, unknown) == (1, 2)

@@ -50,6 +50,11 @@ def build_parser() -> argparse.ArgumentParser:
 
     serve = sub.add_parser("serve", help="serve the command and query APIs from one process")
     _add_address_options(serve)
+    serve.add_argument(
+        "--forwarded-allow-ips",
+        metavar="IPS",
+        help="proxies trusted to name the client in X-Forwarded-For (comma list; default none)",
+    )
     serve.set_defaults(command_fn=commands.serve)
 
     relay = sub.add_parser("relay", help="the outbox relay").add_subparsers(
@@ -80,6 +85,12 @@ def build_parser() -> argparse.ArgumentParser:
     projections.add_parser(
         "status", help="watermark, lag and parked messages of each projection"
     ).set_defaults(command_fn=commands.projections_status)
+    retry = projections.add_parser(
+        "retry-parked",
+        help="apply a projection's parked messages again (once what parked them is fixed)",
+    )
+    retry.add_argument("projection", help="the projection's name, as `status` lists it")
+    retry.set_defaults(command_fn=commands.projections_retry_parked)
 
     notifier = sub.add_parser(
         "notifier", help="notifications, reminders and the status sweep"

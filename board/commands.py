@@ -6,6 +6,7 @@ loads the web stack and `board serve` never loads faust.
 
 from __future__ import annotations
 
+import asyncio
 import logging
 from argparse import Namespace
 from typing import Any
@@ -44,7 +45,7 @@ def serve(settings: Settings, args: Namespace) -> int:
     from board.secret import with_secret
     from gateway.main import serve as serve_gateway
 
-    serve_gateway(with_secret(_with_address(settings, args)))
+    serve_gateway(with_secret(_with_address(settings, args)), args.forwarded_allow_ips)
     return 0
 
 
@@ -86,10 +87,28 @@ def projections_replay(settings: Settings, args: Namespace) -> int:
 
 
 def projections_status(settings: Settings, args: Namespace) -> int:
-    from board.projection_status import read_status, render_status
+    from board.projection_status import render_status
+    from shared.read_model.projection_status import read_status
 
     render_status(read_status(settings.database_url), Console())
     return 0
+
+
+def projections_retry_parked(settings: Settings, args: Namespace) -> int:
+    from projections.parked import UnknownProjection, retry_parked
+
+    try:
+        retried = asyncio.run(retry_parked(settings, args.projection))
+    except UnknownProjection:
+        logger.error("no projection is named %r", args.projection)
+        return 2
+    logger.info(
+        "%s: %d parked messages applied, %d parked again",
+        args.projection,
+        retried.applied,
+        retried.parked_again,
+    )
+    return 1 if retried.parked_again else 0
 
 
 def createsuperuser(settings: Settings, args: Namespace) -> int:

@@ -180,6 +180,7 @@ def _announce(stack: Stack) -> None:
         f"  API      {base}/api/\n"
         f"  Swagger  {base}/swagger/\n"
         f"  ReDoc    {base}/redoc/\n"
+        f"  Admin    {base}/admin/ (staff: board createsuperuser)\n"
         f"  Press Ctrl-C to stop.\n",
         highlight=False,
     )

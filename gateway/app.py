@@ -1,4 +1,5 @@
-"""Composition root of the gateway: both APIs and the operations endpoints on one base URL.
+"""Composition root of the gateway: both APIs, the operations endpoints and the staff admin
+(`/admin/`) on one base URL.
 
 Dispatch happens in-process (no proxy hop): a request goes straight to the API that
 serves its path and method; reads and writes of the same path go to different APIs.
@@ -20,6 +21,7 @@ from starlette.types import ASGIApp, Receive, Scope, Send
 
 import command_api.app
 import query_api.app
+from admin.site import AdminSite
 from gateway.dispatch import RouteTable, endpoints_of, head_as_get
 from gateway.docs import docs_routes, merge_openapi
 from gateway.metrics import UNMATCHED, Metrics
@@ -114,11 +116,14 @@ def create_app(
     async def lifespan(_app: Starlette) -> AsyncIterator[None]:
         async with AsyncExitStack() as stack:
             await stack.enter_async_context(access.running())
+            await stack.enter_async_context(admin.running())
             for api in apis:
                 await stack.enter_async_context(api.router.lifespan_context(api))
             freeze_startup_heap()
             yield
 
+    # The admin's actions go through the command API's own board.
+    admin = AdminSite(settings, lambda: command_app.state.board)
     metrics = Metrics()
     metrics.watch_commits(lambda: _committer_of(command_app))
     routes = [
@@ -130,5 +135,7 @@ def create_app(
         lifespan=lifespan,
         exception_handlers={HTTPException: http_exception_handler},
     )
+    admin.mount_on(operations)
     table = RouteTable([endpoint for api in apis for endpoint in endpoints_of(api)])
-    return Gateway(table, operations, metrics, frozenset(route.path for route in routes))
+    own_paths = frozenset(route.path for route in routes if isinstance(route, Route))
+    return Gateway(table, operations, metrics, own_paths)

@@ -1,4 +1,8 @@
-"""One OpenAPI document for both APIs, and the pages that show it."""
+"""One OpenAPI document for both APIs, and the pages that show it.
+
+The pages load Swagger UI's and ReDoc's scripts from this process (the copies that
+`fastapi-offline` ships), not from a CDN: on a network without one they would be blank.
+"""
 
 from __future__ import annotations
 
@@ -8,11 +12,27 @@ from typing import Any
 from fastapi.openapi.docs import get_redoc_html, get_swagger_ui_html
 from starlette.requests import Request
 from starlette.responses import HTMLResponse, JSONResponse, Response
-from starlette.routing import Route
+from starlette.routing import BaseRoute, Mount, Route
+from starlette.staticfiles import StaticFiles
 
 from shared.http.app import API_VERSION
 
 OPENAPI_PATH = "/openapi.json"
+ASSETS_PATH = "/docs-assets"
+# Nothing but this site: ReDoc's bundle still names a logo on a CDN, which the browser then
+# never asks for (the image hides itself when refused). Their pages set themselves up with
+# inline scripts and styles, and ReDoc searches in a worker made from a blob.
+OWN_SITE_ONLY = "; ".join(
+    [
+        "default-src 'self'",
+        "script-src 'self' 'unsafe-inline'",
+        "style-src 'self' 'unsafe-inline'",
+        "img-src 'self' data:",
+        "font-src 'self' data:",
+        "worker-src 'self' blob:",
+        "connect-src 'self'",
+    ]
+)
 TITLE = "Event Board API"
 
 
@@ -39,7 +59,7 @@ def merge_openapi(documents: Sequence[dict[str, Any]]) -> dict[str, Any]:
     return merged
 
 
-def docs_routes(document: dict[str, Any]) -> list[Route]:
+def docs_routes(document: dict[str, Any]) -> list[BaseRoute]:
     async def openapi_json(_request: Request) -> Response:
         return JSONResponse(document)
 
@@ -48,12 +68,23 @@ def docs_routes(document: dict[str, Any]) -> list[Route]:
             openapi_url=OPENAPI_PATH,
             title=f"{TITLE} — Swagger UI",
             oauth2_redirect_url=None,
+            swagger_js_url=f"{ASSETS_PATH}/swagger-ui-bundle.js",
+            swagger_css_url=f"{ASSETS_PATH}/swagger-ui.css",
+            swagger_favicon_url=f"{ASSETS_PATH}/favicon.png",
             swagger_ui_parameters={"persistAuthorization": True},
         )
+        page.headers["Content-Security-Policy"] = OWN_SITE_ONLY
         return page
 
     async def redoc(_request: Request) -> Response:
-        page: HTMLResponse = get_redoc_html(openapi_url=OPENAPI_PATH, title=f"{TITLE} — ReDoc")
+        page: HTMLResponse = get_redoc_html(
+            openapi_url=OPENAPI_PATH,
+            title=f"{TITLE} — ReDoc",
+            redoc_js_url=f"{ASSETS_PATH}/redoc.standalone.js",
+            redoc_favicon_url=f"{ASSETS_PATH}/favicon.png",
+            with_google_fonts=False,
+        )
+        page.headers["Content-Security-Policy"] = OWN_SITE_ONLY
         return page
 
     return [
@@ -62,4 +93,5 @@ def docs_routes(document: dict[str, Any]) -> list[Route]:
         Route("/api/swagger/", swagger, methods=["GET"]),
         Route("/redoc/", redoc, methods=["GET"]),
         Route("/api/redoc/", redoc, methods=["GET"]),
+        Mount(ASSETS_PATH, StaticFiles(packages=[("fastapi_offline", "static")])),
     ]

@@ -18,8 +18,12 @@ def _already_handled(_signal: int, _frame: FrameType | None) -> None:
     """uvicorn has shut down gracefully by the time it re-raises the signal that stopped it."""
 
 
-def serve(settings: Settings) -> None:
-    """Serve until SIGINT or SIGTERM, finish the requests in flight, then return."""
+def serve(settings: Settings, forwarded_allow_ips: str | None = None) -> None:
+    """Serve until SIGINT or SIGTERM, finish the requests in flight, then return.
+
+    `forwarded_allow_ips`: the proxies whose `X-Forwarded-For` and `X-Forwarded-Proto` name
+    the real client (Compose's nginx), so login throttling counts clients, not the proxy.
+    """
     settings.check_for(Section.TOKENS)
     config = uvicorn.Config(
         create_app(settings),
@@ -29,9 +33,10 @@ def serve(settings: Settings) -> None:
         http="httptools",
         lifespan="on",
         access_log=settings.access_log,
-        # This server faces the clients: an X-Forwarded-For they send names no one. Behind a
-        # proxy, run the APIs' own ASGI apps with `--forwarded-allow-ips` (see Compose).
-        proxy_headers=False,
+        # Facing the clients, an X-Forwarded-For they send names no one: trusted only from
+        # the proxies named.
+        proxy_headers=forwarded_allow_ips is not None,
+        forwarded_allow_ips=forwarded_allow_ips,
         # Logging is configured by the process that calls us (the `board` CLI).
         log_config=None,
         timeout_graceful_shutdown=GRACEFUL_SHUTDOWN_SECONDS,

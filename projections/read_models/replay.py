@@ -13,6 +13,7 @@ from __future__ import annotations
 import asyncio
 import gc
 import logging
+import time
 from collections.abc import Callable, Collection, Iterator
 from contextlib import contextmanager
 from typing import Any
@@ -142,6 +143,9 @@ class StoredEvents:
         return dict(rows)
 
 
+PROGRESS_LOG_SECONDS = 1.0
+
+
 class Rebuild:
     """One rebuild of one projection into `REBUILD_SCHEMA`."""
 
@@ -161,7 +165,9 @@ class Rebuild:
     async def run(self, progress: Progress) -> int:
         await self._create_table()
         task = progress.add_task(f"replaying {self.projection.name}", total=None)
-        progress.update(task, total=await asyncio.to_thread(self.source.last_position))
+        total = await asyncio.to_thread(self.source.last_position)
+        progress.update(task, total=total)
+        logged_at = 0.0
         next_page = asyncio.create_task(asyncio.to_thread(self.source.page, self.position))
         with collecting_every(PAGES_PER_COLLECTION) as page_done:
             while True:
@@ -174,6 +180,15 @@ class Rebuild:
                     await self._apply(conn, envelopes, reached)
                 progress.update(task, completed=reached)
                 page_done()
+                # A line a second: what the admin's operations page shows of a running replay.
+                if time.monotonic() - logged_at >= PROGRESS_LOG_SECONDS:
+                    logger.info(
+                        "%s: replayed up to position %d of %d",
+                        self.projection.name,
+                        reached,
+                        total,
+                    )
+                    logged_at = time.monotonic()
         async with self.engine.begin() as conn:
             for table in self.tables:
                 for index in table.indexes:

@@ -33,6 +33,7 @@ USERS = Projection(
         "user.staff_granted": setting(is_staff=True),
         "user.staff_revoked": setting(is_staff=False),
         "user.deactivated": setting(is_active=False),
+        "user.reactivated": setting(is_active=True),
     },
     creates=frozenset({"user.registered"}),
 )

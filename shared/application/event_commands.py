@@ -136,12 +136,13 @@ class EventCommands:
         return Command(command, idempotency)
 
     @command
-    def finish_event(self, event_id: UUID) -> Command[EventView]:
-        """Mark an upcoming event that has started as finished (the status sweep's command)."""
+    def finish_event(self, event_id: UUID, *, by_user_id: UUID | None = None) -> Command[EventView]:
+        """Mark an upcoming event that has started as finished: the status sweep's command
+        (`by_user_id` None), or staff's before the sweep comes."""
 
         def command(uow: UnitOfWork) -> EventView:
             found = _event(uow, event_id)
-            found.finish(self.clock.now())
+            found.finish(self.clock.now(), by_user_id=by_user_id)
             return found.view()
 
         return Command(command)

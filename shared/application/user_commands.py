@@ -108,18 +108,35 @@ class UserCommands(StoredAggregates):
 
         return self._retrying(user_id_for(username), User, UserNotFound, command)
 
-    def set_staff(self, user_id: UUID, *, is_staff: bool) -> Saved[User]:
+    def set_staff(
+        self, user_id: UUID, *, is_staff: bool, by_user_id: UUID | None = None
+    ) -> Saved[User]:
+        """Grant or revoke staff rights; `by_user_id` is the staff user acting (who may not
+        revoke their own)."""
+
         def command(user: User) -> None:
             if is_staff:
-                user.grant_staff(self.clock.now())
+                user.grant_staff(self.clock.now(), by_user_id=by_user_id)
             else:
-                user.revoke_staff(self.clock.now())
+                user.revoke_staff(self.clock.now(), by_user_id=by_user_id)
 
         return self._retrying(user_id, User, UserNotFound, command)
 
-    def deactivate_user(self, user_id: UUID) -> Saved[User]:
+    def deactivate_user(self, user_id: UUID, *, by_user_id: UUID | None = None) -> Saved[User]:
+        """Refuse the user's sign-ins and tokens from the commit on; never the acting user's."""
         return self._retrying(
-            user_id, User, UserNotFound, lambda user: user.deactivate(self.clock.now())
+            user_id,
+            User,
+            UserNotFound,
+            lambda user: user.deactivate(self.clock.now(), by_user_id=by_user_id),
+        )
+
+    def reactivate_user(self, user_id: UUID, *, by_user_id: UUID | None = None) -> Saved[User]:
+        return self._retrying(
+            user_id,
+            User,
+            UserNotFound,
+            lambda user: user.reactivate(self.clock.now(), by_user_id=by_user_id),
         )
 
     def _retrying(

@@ -166,6 +166,11 @@ class EmailTaken(RuleViolated):
     detail = "Пользователь с таким e-mail уже существует."
 
 
+class OwnAccessProtected(Forbidden):
+    code = "own_access_protected"
+    detail = "Нельзя отключить свою учётную запись или снять с себя права администратора."
+
+
 class InvalidCredentials(DomainError):
     code = "invalid_credentials"
     detail = "Неверное имя пользователя или пароль."

@@ -23,6 +23,7 @@ from uuid import UUID, uuid4
 
 from eventsourcing.domain import Aggregate, event
 
+from shared.domain.actors import upcast_no_actor
 from shared.domain.errors import (
     AlreadyBooked,
     AlreadyWaitlisted,
@@ -99,9 +100,10 @@ class Event(Aggregate):
         """Fields changed; `previous` holds the values they had, so participants can be told
         that the event moved from when and where."""
 
-        class_version = 2
+        class_version = 3
         changes: dict[str, Any]
         previous: dict[str, Any]
+        by_user_id: UUID | None
         occurred_at: datetime
 
         @staticmethod
@@ -109,12 +111,24 @@ class Event(Aggregate):
             # Stored before the old values travelled with the change; they are not known.
             state["previous"] = {}
 
+        @staticmethod
+        def upcast_v2_v3(state: dict[str, Any]) -> None:
+            upcast_no_actor(state)
+
     class Cancelled(Aggregate.Event):
         by_user_id: UUID
         occurred_at: datetime
 
     class Finished(Aggregate.Event):
+        """`by_user_id` is the staff user who finished it; None for the status sweep."""
+
+        class_version = 2
+        by_user_id: UUID | None
         occurred_at: datetime
+
+        @staticmethod
+        def upcast_v1_v2(state: dict[str, Any]) -> None:
+            upcast_no_actor(state)
 
     class Deleted(Aggregate.Event):
         by_user_id: UUID
@@ -246,7 +260,9 @@ class Event(Aggregate):
             raise SeatsBelowBooked
         if effective:
             previous = {name: getattr(self, name) for name in effective}
-            self._record_update(changes=effective, previous=previous, occurred_at=now)
+            self._record_update(
+                changes=effective, previous=previous, by_user_id=by_user_id, occurred_at=now
+            )
         if cancelling:
             self._cancel(by_user_id=by_user_id, occurred_at=now)
             self._close_waitlist(now)
@@ -263,7 +279,11 @@ class Event(Aggregate):
 
     @event(Updated)
     def _record_update(
-        self, changes: dict[str, Any], previous: dict[str, Any], occurred_at: datetime
+        self,
+        changes: dict[str, Any],
+        previous: dict[str, Any],
+        by_user_id: UUID | None,
+        occurred_at: datetime,
     ) -> None:
         for name, value in changes.items():
             setattr(self, name, list(value) if name == "tags" else value)
@@ -281,15 +301,16 @@ class Event(Aggregate):
         self.status = CANCELLED
         self.changed_at = occurred_at
 
-    def finish(self, now: datetime) -> None:
-        """An upcoming event that has started becomes finished (the status sweep's command)."""
+    def finish(self, now: datetime, *, by_user_id: UUID | None = None) -> None:
+        """An upcoming event that has started becomes finished (the status sweep's command,
+        or staff's before the sweep comes)."""
         if self.status != UPCOMING or not self.has_started(now):
             raise InvalidStatusTransition
         self._close_waitlist(now)
-        self._finish(occurred_at=now)
+        self._finish(by_user_id=by_user_id, occurred_at=now)
 
     @event(Finished)
-    def _finish(self, occurred_at: datetime) -> None:
+    def _finish(self, by_user_id: UUID | None, occurred_at: datetime) -> None:
         self.status = FINISHED
         self.changed_at = occurred_at
 

@@ -9,12 +9,13 @@ from __future__ import annotations
 
 import re
 from datetime import datetime
-from typing import ClassVar
+from typing import Any, ClassVar
 from uuid import NAMESPACE_URL, UUID, uuid5
 
 from eventsourcing.domain import Aggregate, event
 
-from shared.domain.errors import InvalidField
+from shared.domain.actors import upcast_no_actor
+from shared.domain.errors import InvalidField, OwnAccessProtected
 
 USERNAME_LENGTH = (3, 150)
 MAX_EMAIL_LENGTH = 254
@@ -63,12 +64,37 @@ class User(Aggregate):
         occurred_at: datetime
 
     class StaffGranted(Aggregate.Event):
+        """`by_user_id` is the staff user who acted; None for the board itself
+        (`createsuperuser`)."""
+
+        class_version = 2
+        by_user_id: UUID | None
         occurred_at: datetime
+
+        @staticmethod
+        def upcast_v1_v2(state: dict[str, Any]) -> None:
+            upcast_no_actor(state)
 
     class StaffRevoked(Aggregate.Event):
+        class_version = 2
+        by_user_id: UUID | None
         occurred_at: datetime
 
+        @staticmethod
+        def upcast_v1_v2(state: dict[str, Any]) -> None:
+            upcast_no_actor(state)
+
     class Deactivated(Aggregate.Event):
+        class_version = 2
+        by_user_id: UUID | None
+        occurred_at: datetime
+
+        @staticmethod
+        def upcast_v1_v2(state: dict[str, Any]) -> None:
+            upcast_no_actor(state)
+
+    class Reactivated(Aggregate.Event):
+        by_user_id: UUID | None
         occurred_at: datetime
 
     def __init__(
@@ -104,29 +130,44 @@ class User(Aggregate):
     def change_password(self, password_hash: str, occurred_at: datetime) -> None:
         self.password_hash = password_hash
 
-    def grant_staff(self, now: datetime) -> None:
+    def grant_staff(self, now: datetime, *, by_user_id: UUID | None = None) -> None:
         if not self.is_staff:
-            self._grant_staff(occurred_at=now)
+            self._grant_staff(by_user_id=by_user_id, occurred_at=now)
 
     @event(StaffGranted)
-    def _grant_staff(self, occurred_at: datetime) -> None:
+    def _grant_staff(self, by_user_id: UUID | None, occurred_at: datetime) -> None:
         self.is_staff = True
 
-    def revoke_staff(self, now: datetime) -> None:
+    def revoke_staff(self, now: datetime, *, by_user_id: UUID | None = None) -> None:
+        self._check_not_own(by_user_id)
         if self.is_staff:
-            self._revoke_staff(occurred_at=now)
+            self._revoke_staff(by_user_id=by_user_id, occurred_at=now)
 
     @event(StaffRevoked)
-    def _revoke_staff(self, occurred_at: datetime) -> None:
+    def _revoke_staff(self, by_user_id: UUID | None, occurred_at: datetime) -> None:
         self.is_staff = False
 
-    def deactivate(self, now: datetime) -> None:
+    def deactivate(self, now: datetime, *, by_user_id: UUID | None = None) -> None:
+        self._check_not_own(by_user_id)
         if self.is_active:
-            self._deactivate(occurred_at=now)
+            self._deactivate(by_user_id=by_user_id, occurred_at=now)
 
     @event(Deactivated)
-    def _deactivate(self, occurred_at: datetime) -> None:
+    def _deactivate(self, by_user_id: UUID | None, occurred_at: datetime) -> None:
         self.is_active = False
+
+    def reactivate(self, now: datetime, *, by_user_id: UUID | None = None) -> None:
+        if not self.is_active:
+            self._reactivate(by_user_id=by_user_id, occurred_at=now)
+
+    @event(Reactivated)
+    def _reactivate(self, by_user_id: UUID | None, occurred_at: datetime) -> None:
+        self.is_active = True
+
+    def _check_not_own(self, by_user_id: UUID | None) -> None:
+        # Staff locking themselves out could leave the board with no staff user at all.
+        if by_user_id == self.id:
+            raise OwnAccessProtected
 
 
 class EmailClaim(Aggregate):

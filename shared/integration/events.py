@@ -83,9 +83,9 @@ PUBLIC_TYPES: dict[type[Any], Route] = {
             "organizer_username",
         ),
     ),
-    Event.Updated: _event("event.updated", fields("changes", "previous")),
+    Event.Updated: _event("event.updated", fields("changes", "previous", "by_user_id")),
     Event.Cancelled: _event("event.cancelled", fields("by_user_id")),
-    Event.Finished: _event("event.finished", _NO_FIELDS),
+    Event.Finished: _event("event.finished", fields("by_user_id")),
     Event.Deleted: _event("event.deleted", fields("by_user_id")),
     Event.SeatBooked: _event(
         "booking.created", fields("booking_id", "user_id", "username", "source")
@@ -98,9 +98,10 @@ PUBLIC_TYPES: dict[type[Any], Route] = {
     Tag.Created: Route("tag", "tag.created", EVENTS_STREAM, fields("name")),
     User.Registered: _user("user.registered", fields("username", "email", "is_staff")),
     User.PasswordChanged: _user("user.password_changed"),
-    User.StaffGranted: _user("user.staff_granted"),
-    User.StaffRevoked: _user("user.staff_revoked"),
-    User.Deactivated: _user("user.deactivated"),
+    User.StaffGranted: _user("user.staff_granted", fields("by_user_id")),
+    User.StaffRevoked: _user("user.staff_revoked", fields("by_user_id")),
+    User.Deactivated: _user("user.deactivated", fields("by_user_id")),
+    User.Reactivated: _user("user.reactivated", fields("by_user_id")),
 }
 # Domain events that only keep the write side consistent; nothing downstream needs them.
 INTERNAL_TYPES: frozenset[type[Any]] = frozenset({EmailClaim.Claimed})

@@ -7,15 +7,21 @@ creating their own events and users.
 from __future__ import annotations
 
 from collections.abc import Iterator
+from dataclasses import dataclass
+from uuid import uuid4
 
 import httpx
 import pytest
+from playwright.sync_api import Browser, Page, sync_playwright
 from rich.console import Console
 
 from board.environment import replace_settings
 from board.setup import set_up
 from board.up import Stack
+from shared.application.board import Board
+from shared.infra.database import event_store_env
 from tests.conftest import fresh_database, settings_for
+from tests.e2e.browser import CHROMIUM_ARGS, OfflineGuard, find_chromium
 
 
 @pytest.fixture(scope="package")
@@ -41,3 +47,65 @@ def stack(postgres_server_url: str, kafka_bootstrap: str) -> Iterator[Stack]:
 def api(stack: Stack) -> Iterator[httpx.Client]:
     with httpx.Client(base_url=stack.base_url, timeout=10.0, trust_env=False) as client:
         yield client
+
+
+# --- Browser tests: Debian's Chromium driven by Playwright, no network beyond loopback. ---
+
+
+# Module-scoped: Playwright's sync API keeps an event loop running in this thread while it
+# is open, and later tests call asyncio.run().
+@pytest.fixture(scope="module")
+def browser() -> Iterator[Browser]:
+    executable = find_chromium()
+    if executable is None:
+        pytest.skip(
+            "no Chromium for the browser tests: install Debian's `chromium`"
+            " (apt-get install chromium) or set BOARD_CHROMIUM to a Chromium binary"
+        )
+    with sync_playwright() as playwright:
+        launched = playwright.chromium.launch(executable_path=executable, args=CHROMIUM_ARGS)
+        try:
+            yield launched
+        finally:
+            launched.close()
+
+
+@dataclass
+class BrowserPage:
+    page: Page
+    guard: OfflineGuard
+    base_url: str
+
+
+@pytest.fixture
+def browser_page(browser: Browser, stack: Stack) -> Iterator[BrowserPage]:
+    """A fresh browser context (no cookies) whose requests beyond loopback are blocked."""
+    context = browser.new_context(
+        base_url=stack.base_url, viewport={"width": 1400, "height": 900}, locale="ru-RU"
+    )
+    context.set_default_timeout(15_000)
+    guard = OfflineGuard()
+    context.route("**/*", guard)
+    try:
+        yield BrowserPage(context.new_page(), guard, stack.base_url)
+    finally:
+        context.close()
+
+
+@dataclass(frozen=True)
+class StaffUser:
+    id: str
+    username: str
+    password: str
+
+
+@pytest.fixture
+def staff_user(stack: Stack) -> StaffUser:
+    """A staff user made as `board createsuperuser` makes one."""
+    username, password = f"staff-{uuid4().hex[:8]}", "staff-s3cret-pw"
+    board = Board(stack.settings, env=event_store_env(stack.settings))
+    try:
+        saved = board.create_superuser(username=username, email="", password=password)
+    finally:
+        board.close()
+    return StaffUser(str(saved.aggregate.id), username, password)

@@ -10,11 +10,12 @@ import psycopg
 import pytest
 from rich.console import Console
 
-from board.projection_status import ProjectionStatus, read_status, render_status
+from board.projection_status import render_status
 from board.setup import set_up
 from shared.application.board import Board
 from shared.identity import Caller
 from shared.infra.database import event_store_env
+from shared.read_model.projection_status import ProjectionStatus, read_status
 from shared.settings import Settings
 from tests.builders import event_details
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import gc
 import json
+import re
 from collections.abc import AsyncIterator
 from datetime import UTC, datetime, timedelta
 from typing import Any
@@ -128,6 +129,23 @@ async def test_the_docs_pages_show_the_merged_document(client: AsyncClient, path
     assert response.status_code == 200
     assert response.headers["content-type"].startswith("text/html")
     assert "/openapi.json" in response.text
+
+
+@pytest.mark.parametrize("path", ["/swagger/", "/redoc/"])
+async def test_the_docs_pages_load_every_script_and_style_from_this_process(
+    client: AsyncClient, path: str
+) -> None:
+    page = await client.get(path)
+
+    assets = re.findall(r'(?:src|href)="([^"]+)"', page.text)
+
+    assert "default-src 'self'" in page.headers["content-security-policy"]
+    assert assets
+    assert all(asset.startswith("/docs-assets/") for asset in assets), assets
+    for asset in assets:
+        served = await client.get(asset)
+        assert served.status_code == 200, asset
+        assert len(served.content) > 1000
 
 
 @pytest.mark.parametrize("path", ["/nowhere", "/api/events/x/y/z/", "/api/"])

@@ -76,6 +76,19 @@ async def test_a_users_domain_events_build_their_row(
     assert "password_hash" not in rows["bob"]
 
 
+async def test_a_reactivated_user_is_active_again_in_the_read_model(
+    board: Board, users_engine: AsyncEngine
+) -> None:
+    carol = board.register_user(username="carol", email="", password="s3cret-pw")
+    board.deactivate_user(carol.aggregate.id)
+    board.reactivate_user(carol.aggregate.id)
+
+    await project_outbox(users_engine)
+
+    row = (await user_rows(users_engine))["carol"]
+    assert (row["is_active"], row["version"]) == (True, 3)
+
+
 async def test_a_replay_rebuilds_the_users_the_live_projector_built(
     board: Board, users_engine: AsyncEngine, settings: Settings
 ) -> None:

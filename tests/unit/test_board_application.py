@@ -222,7 +222,11 @@ def test_the_history_lists_the_events_domain_events_as_integration_events(
     ]
     assert history[1].data["user_id"] == str(guest.id)
     assert history[1].data["username"] == "guest"
-    assert history[2].data == {"changes": {"title": "B"}, "previous": {"title": "A"}}
+    assert history[2].data == {
+        "changes": {"title": "B"},
+        "previous": {"title": "A"},
+        "by_user_id": str(ORGANIZER.id),
+    }
     assert history[2].occurred_at == START + timedelta(seconds=60)
 
 

@@ -145,6 +145,18 @@ def test_nginx_sends_an_events_history_to_the_command_api() -> None:
     assert not re.fullmatch(pattern, "/api/events/0b1c/")
 
 
+def test_nginx_sends_the_admin_to_the_process_that_serves_it() -> None:
+    [target] = re.findall(r"location /admin/ \{\s*proxy_pass http://([\w-]+);", NGINX)
+    program, *arguments = SERVICES[target]["command"]
+
+    assert program == "board"
+    parsed = build_parser().parse_args(arguments)
+    assert parsed.command == "serve"
+    # Sign-ins are throttled per client: the server trusts nginx's X-Forwarded-For.
+    assert parsed.forwarded_allow_ips == SERVICES["gateway"]["networks"]["default"]["ipv4_address"]
+    assert "proxy_set_header Host $http_host;" in NGINX
+
+
 def test_the_image_holds_every_package_and_installs_the_locked_dependencies() -> None:
     copied = {
         name

@@ -248,23 +248,36 @@ def _add_to_counters(table: Table, counters: tuple[str, ...]) -> Executable:
     )
 
 
-_PARKED_AGGREGATES = (
-    select(parked_messages.c.aggregate_id)
-    .distinct()
+_TAKE_PARKED = (
+    delete(parked_messages)
     .where(
         parked_messages.c.projection == bindparam("projection"),
         parked_messages.c.aggregate_id.in_(bindparam("ids", expanding=True)),
     )
+    .returning(parked_messages.c.payload)
 )
 
 
-async def parked_aggregates(
-    conn: AsyncConnection, projection: str, ids: Collection[UUID]
-) -> set[UUID]:
-    if not ids:
-        return set()
-    result = await conn.scalars(_PARKED_AGGREGATES, {"projection": projection, "ids": list(ids)})
-    return set(result)
+async def with_parked(
+    conn: AsyncConnection, projection: str, envelopes: list[Envelope]
+) -> list[Envelope]:
+    """The batch with the parked messages of its aggregates taken back, all in position
+    order, to be applied (or parked again) with it.
+
+    A gap parks a message and every later one of its aggregate; once the missing message
+    comes (the relay sends again what a broker lost), they apply in order, with no one
+    acting: after a crash of the whole stack a booking can come before its event's
+    `event.scheduled`, and used to stay parked for good. A message parked for a fault of
+    its own is parked again, so an aggregate's order is never broken."""
+    ids = {envelope.aggregate_id for envelope in envelopes}
+    payloads = list(
+        await conn.scalars(_TAKE_PARKED, {"projection": projection, "ids": list(ids)})
+    )
+    if not payloads:
+        return envelopes
+    logger.info("%s: taking back %d parked messages", projection, len(payloads))
+    retaken = [Envelope.decode(payload) for payload in payloads]
+    return sorted(retaken + envelopes, key=lambda envelope: envelope.position)
 
 
 # The aggregate a message is parked under when it cannot be read at all.
@@ -314,11 +327,12 @@ async def _park(
 async def apply_batch(
     conn: AsyncConnection, projection: Projection, envelopes: list[Envelope]
 ) -> Folded:
-    """Apply messages to the live read model in the caller's transaction."""
+    """Apply messages to the live read model in the caller's transaction, with the
+    parked messages of their aggregates (see `with_parked`)."""
+    envelopes = await with_parked(conn, projection.name, envelopes)
     ids = {e.aggregate_id for e in envelopes}
-    parked = await parked_aggregates(conn, projection.name, ids)
     rows = await load_rows(conn, projection.table, ids, for_update=True)
-    folded = fold(projection, rows, parked, envelopes)
+    folded = fold(projection, rows, set(), envelopes)
     await write_rows(conn, projection.table, folded.changed.values())
     await write_children(conn, {t.name: t for t in projection.children}, folded.writes)
     await park(conn, projection.name, folded.parked)

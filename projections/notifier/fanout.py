@@ -17,7 +17,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 
 from projections.folding import Projection
 from projections.notifier.notification_store import NewNotification, create_notifications
-from projections.store import apply_batch
+from projections.store import apply_batch, with_parked
 from shared.integration.envelope import Envelope
 from shared.notifications import caused_key
 from shared.read_model.schema import notifier_fanouts, notifier_participants
@@ -45,7 +45,8 @@ def segments(envelopes: Sequence[Envelope]) -> Iterator[list[Envelope]]:
 async def apply_notifier_batch(
     conn: AsyncConnection, projection: Projection, envelopes: list[Envelope]
 ) -> None:
-    for segment in segments(envelopes):
+    # Parked messages taken back first, so that their notices are cut into segments too.
+    for segment in segments(await with_parked(conn, projection.name, envelopes)):
         await apply_batch(conn, projection, segment)
         if any(envelope.type in _NOTICES for envelope in segment):
             await expand_fanouts(conn)

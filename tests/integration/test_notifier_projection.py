@@ -60,6 +60,29 @@ async def test_one_booking_makes_one_notification_however_often_its_message_arri
     assert [row.notification_id for row in pending] == [booking["id"]]
 
 
+async def test_bookings_that_came_before_their_event_are_told_once_it_comes(
+    world: NotifierWorld,
+) -> None:
+    event_id = world.schedule(starts_in=timedelta(days=2))
+    world.book(event_id, ANNA)
+    world.book(event_id, BORIS)
+    scheduled, *bookings = await outbox_payloads(world)
+    notifier, _users = world.projectors
+
+    # A broker that lost everything: the relay sends the bookings, then what was lost.
+    await notifier.handle(bookings)
+    parked_first = await world.notifications()
+    await notifier.handle([scheduled])
+
+    assert parked_first == []
+    told = await world.notifications("booking")
+    assert sorted(n["user_id"] for n in told) == sorted([ANNA.id, BORIS.id])
+    async with world.engine.connect() as conn:
+        assert (
+            await conn.execute(text("SELECT count(*) FROM read_model.parked_messages"))
+        ).scalar() == 0
+
+
 async def test_booking_cancelling_and_booking_again_tell_the_user_each_time(
     world: NotifierWorld,
 ) -> None:

@@ -251,6 +251,24 @@ async def test_a_gap_parks_the_message_and_its_aggregate_behind_it_while_others_
     assert "behind" in parked_now[later["position"]]
 
 
+async def test_a_gap_closes_when_the_missing_message_comes_and_what_waited_applies(
+    engine: AsyncEngine,
+) -> None:
+    story = Story(first_position=300)
+    [scheduled] = story.messages()
+    lost = story.update(minutes=1, title="потерянное и присланное снова")
+    after_gap = story.update(minutes=2, title="после пропуска")
+    later = story.update(minutes=3, title="ещё позже")
+    projector = LiveProjector(engine, EVENTS)
+
+    await projector.handle(consumed(scheduled, after_gap, later))
+    await projector.handle(consumed(lost))
+
+    row = (await rows(engine))[story.id]
+    assert (row["title"], row["version"]) == ("ещё позже", 4)
+    assert await parked(engine) == {}
+
+
 async def test_a_message_its_handler_refuses_is_parked_and_logged(
     engine: AsyncEngine, caplog: pytest.LogCaptureFixture
 ) -> None:

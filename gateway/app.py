@@ -27,6 +27,7 @@ from gateway.readiness import check_readiness
 from shared.application.board import Board
 from shared.application.commits import Committer
 from shared.auth.access_store import AccessStore
+from shared.http.body_limit import BodyLimit
 from shared.http.errors import framework_error_response, http_exception_handler
 from shared.infra.heap import freeze_startup_heap
 from shared.integration.names import READ_PROJECTIONS
@@ -131,4 +132,5 @@ def create_app(
         exception_handlers={HTTPException: http_exception_handler},
     )
     table = RouteTable([endpoint for api in apis for endpoint in endpoints_of(api)])
-    return Gateway(table, operations, metrics, frozenset(route.path for route in routes))
+    gateway = Gateway(table, operations, metrics, frozenset(route.path for route in routes))
+    return BodyLimit(gateway, settings.max_request_body_bytes)

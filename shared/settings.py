@@ -85,6 +85,8 @@ class Settings(BaseSettings):
     host: str = "127.0.0.1"
     port: int = Field(default=8000, ge=0, le=65535)
     access_log: bool = False
+    # Bodies over this many bytes are refused with 413 before they are read (1 MiB).
+    max_request_body_bytes: int = Field(default=1024 * 1024, ge=1)
     consistency_wait_seconds: float = Field(default=5.0, gt=0)
     # How long an anonymous listing page, and any listing's `count`, may be reused (0: never).
     listing_cache_seconds: float = Field(default=1.0, ge=0)

@@ -16,6 +16,7 @@ from psycopg_pool import ConnectionPool
 
 from command_api.throttle import LoginThrottle
 from shared.application.board import Board
+from shared.application.passwords import PasswordsBusy
 from shared.auth.tokens import (
     InvalidToken,
     decode_refresh_token,
@@ -55,7 +56,11 @@ class Sessions:
         """Tokens for the user with these credentials; every attempt counts towards
         throttling until it succeeds."""
         attempt = self._throttle.attempt(username, address)
-        user = self._board.authenticate(username, password)
+        try:
+            user = self._board.authenticate(username, password)
+        except PasswordsBusy:
+            self._throttle.take_back(attempt)
+            raise
         self._throttle.succeeded(attempt)
         with self._pool.connection() as conn:
             return self._issue(conn, user)

@@ -23,7 +23,7 @@ import query_api.app
 from gateway.dispatch import RouteTable, endpoints_of, head_as_get
 from gateway.docs import docs_routes, merge_openapi
 from gateway.metrics import UNMATCHED, Metrics
-from gateway.readiness import check_readiness
+from gateway.readiness import ReadinessProbe
 from shared.application.board import Board
 from shared.application.commits import Committer
 from shared.auth.access_store import AccessStore
@@ -65,12 +65,12 @@ class Gateway:
         await self._metrics.observe(target, route, scope, receive, send)
 
 
-def operations_routes(settings: Settings, metrics: Metrics) -> list[Route]:
+def operations_routes(readiness_probe: ReadinessProbe, metrics: Metrics) -> list[Route]:
     async def healthz(_request: Request) -> Response:
         return JSONResponse({"status": "ok"})
 
     async def readyz(_request: Request) -> Response:
-        readiness = await check_readiness(settings, READ_PROJECTIONS)
+        readiness = await readiness_probe.check()
         if readiness.ready:
             return JSONResponse({"status": "ready", "checks": readiness.checks})
         return JSONResponse(
@@ -124,7 +124,10 @@ def create_app(
     metrics.watch_commits(lambda: _committer_of(command_app))
     routes = [
         *docs_routes(merge_openapi([api.openapi() for api in apis])),
-        *operations_routes(settings, metrics),
+        # The query API's pool: what it reads from is what readiness is about.
+        *operations_routes(
+            ReadinessProbe(settings, READ_PROJECTIONS, lambda: query_app.state.engine), metrics
+        ),
     ]
     operations = Starlette(
         routes=routes,

@@ -23,6 +23,7 @@ from starlette.responses import RedirectResponse, Response
 from admin.csrf import has_valid_token
 from command_api.throttle import LoginThrottle, TooManyAttempts
 from shared.application.board import Board
+from shared.application.passwords import PasswordsBusy
 from shared.domain.errors import InvalidCredentials, UserNotFound
 from shared.identity import Caller
 from shared.settings import Settings
@@ -34,6 +35,7 @@ _USER_KEY = "user_id"
 
 NOT_STAFF = "Вход в администрирование — только для администраторов."
 EXPIRED_FORM = "Форма устарела, попробуйте ещё раз."
+PASSWORDS_BUSY = "Сервер занят проверкой других паролей, попробуйте через секунду."
 
 
 def session_key(settings: Settings) -> str:
@@ -78,14 +80,15 @@ class StaffAuthentication(AuthenticationBackend):
         board = self._board_of()
         throttle = LoginThrottle(self._pool, board.clock)
         try:
-            await run_in_threadpool(throttle.check, username, address)
-            user = await run_in_threadpool(board.authenticate, username, password)
+            user = await run_in_threadpool(
+                throttle.authenticate, board, username, password, address
+            )
         except TooManyAttempts as error:
             return await self._refused(request, error.detail, 429)
+        except PasswordsBusy:
+            return await self._refused(request, PASSWORDS_BUSY, 503)
         except InvalidCredentials as error:
-            await run_in_threadpool(throttle.record_failure, username, address)
             return await self._refused(request, error.detail, 400)
-        await run_in_threadpool(throttle.record_success, username)
         if not user.is_staff:
             return await self._refused(request, NOT_STAFF, 403)
         request.session.clear()

@@ -2,11 +2,15 @@
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import os
+import signal
 import socket
 import subprocess
 import time
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 logger = logging.getLogger(__name__)
@@ -26,7 +30,7 @@ def start_embedded_postgres(data_dir: Path) -> str:
     saved = {k: os.environ.get(k) for k in _UTF8_LOCALE}
     os.environ.update(_UTF8_LOCALE)
     try:
-        server = get_server(data_dir.resolve() / "postgres", cleanup_mode="stop")
+        server = get_server(postgres_folder(data_dir), cleanup_mode="stop")
     finally:
         for key, value in saved.items():
             if value is None:
@@ -38,6 +42,71 @@ def start_embedded_postgres(data_dir: Path) -> str:
     return uri
 
 
+@contextmanager
+def embedded_postgres(data_dir: Path, *, adopt: bool) -> Iterator[str]:
+    """PostgreSQL on `data_dir/postgres` while the block runs; yields its connection URI.
+
+    The server is stopped on leaving the block, however it is left (an error, Ctrl-C,
+    SIGTERM, also while the server starts) if this block started it, or, with `adopt`, if
+    it was found running: a server a killed `board up` left behind is the next one's.
+    The library's own stop at exit is not relied on: it stops the server only once every
+    process that ever used the folder has said goodbye, which a killed one never does.
+    """
+    pgdata = postgres_folder(data_dir)
+    found = postmaster_pid(pgdata) is not None
+    try:
+        yield start_embedded_postgres(data_dir)
+    finally:
+        if adopt or not found:
+            stop_embedded_postgres(pgdata)
+
+
+def postgres_folder(data_dir: Path) -> Path:
+    return data_dir.resolve() / "postgres"
+
+
+def postmaster_pid(pgdata: Path) -> int | None:
+    """The pid of the server running on `pgdata`, from its `postmaster.pid`, if it runs."""
+    try:
+        pid = int((pgdata / "postmaster.pid").read_text().split()[0])
+    except (OSError, ValueError, IndexError):
+        return None
+    if not _alive(pid):
+        return None
+    command = Path(f"/proc/{pid}/cmdline")
+    # A pid file a crash left behind may name a pid reused by another program since.
+    if command.exists() and str(pgdata).encode() not in command.read_bytes():
+        return None
+    return pid
+
+
+def stop_embedded_postgres(pgdata: Path, timeout: float = 60.0) -> None:
+    """Fast shutdown (clients disconnected, the log flushed); immediate after `timeout`."""
+    pid = postmaster_pid(pgdata)
+    if pid is None:
+        return
+    for stop_signal, patience in ((signal.SIGINT, timeout), (signal.SIGQUIT, 10.0)):
+        with contextlib.suppress(ProcessLookupError):
+            os.kill(pid, stop_signal)
+        deadline = time.monotonic() + patience
+        while _alive(pid) and time.monotonic() < deadline:
+            time.sleep(0.05)
+        if not _alive(pid):
+            logger.info("embedded PostgreSQL stopped")
+            return
+    logger.error("embedded PostgreSQL (pid %d) did not stop", pid)
+
+
+def _alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True
+
+
 def free_port(host: str = "127.0.0.1") -> int:
     with socket.socket() as probe:
         probe.bind((host, 0))
@@ -45,13 +114,20 @@ def free_port(host: str = "127.0.0.1") -> int:
         return port
 
 
-def wait_for_port(host: str, port: int, timeout: float = 15.0) -> None:
+def wait_for_port(
+    host: str, port: int, timeout: float = 15.0, server: subprocess.Popen[bytes] | None = None
+) -> None:
+    """Until something listens on the port; fails at once if `server` exits meanwhile."""
     deadline = time.monotonic() + timeout
     while True:
         try:
             with socket.create_connection((host, port), timeout=0.5):
                 return
         except OSError:
+            if server is not None and server.poll() is not None:
+                raise RuntimeError(
+                    f"the server for {host}:{port} exited with {server.returncode}"
+                ) from None
             if time.monotonic() > deadline:
                 raise TimeoutError(f"nothing listens on {host}:{port}") from None
             time.sleep(0.05)
@@ -86,7 +162,11 @@ class EmbeddedBroker:
             stderr=subprocess.DEVNULL,
             start_new_session=True,
         )
-        wait_for_port(self.host, self.port)
+        try:
+            wait_for_port(self.host, self.port, server=self._process)
+        except BaseException:
+            self.stop()
+            raise
         logger.info("embedded Kafka-protocol broker at %s", self.bootstrap_servers)
         return self
 
@@ -100,3 +180,10 @@ class EmbeddedBroker:
             self._process.kill()
             self._process.wait()
         self._process = None
+        logger.info("embedded broker stopped")
+
+    def __enter__(self) -> EmbeddedBroker:
+        return self.start()
+
+    def __exit__(self, *_exc: object) -> None:
+        self.stop()

@@ -8,9 +8,10 @@ from __future__ import annotations
 
 import logging
 import os
+from contextlib import ExitStack
 from pathlib import Path
 
-from board.embedded import start_embedded_postgres
+from board.embedded import embedded_postgres
 from board.environment import replace_settings
 from command_api.session_tables import prepare_database
 from shared.application.board import Board
@@ -41,11 +42,18 @@ def create_superuser(
     if missing:
         logger.error("createsuperuser needs %s", " and ".join(missing))
         return 2
-    if not settings.database_url:
-        # The same embedded PostgreSQL `board up` uses, started (or found running) on its data.
-        settings = replace_settings(
-            settings, database_url=start_embedded_postgres(Path(settings.data_dir))
-        )
+    with ExitStack() as servers:
+        if not settings.database_url:
+            # The same embedded PostgreSQL `board up` uses, found running on its data (and
+            # left so) or started for this command alone.
+            database_url = servers.enter_context(
+                embedded_postgres(Path(settings.data_dir), adopt=False)
+            )
+            settings = replace_settings(settings, database_url=database_url)
+        return _save(settings, values)
+
+
+def _save(settings: Settings, values: dict[str, str]) -> int:
     prepare_database(settings.database_url)
     board = Board(settings, env=event_store_env(settings))
     try:

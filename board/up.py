@@ -26,6 +26,7 @@ logger = logging.getLogger(__name__)
 
 _BOARD = (sys.executable, "-m", "board.cli")
 _ANY_ADDRESS = {"", "0.0.0.0", "::"}
+_STOP_SIGNALS = (signal.SIGINT, signal.SIGTERM, signal.SIGHUP)
 
 
 class StackFailed(RuntimeError):
@@ -146,7 +147,9 @@ def _inherited_environment() -> dict[str, str]:
 def run_up(settings: Settings, *, workers: int) -> int:
     """Run everything until Ctrl-C or SIGTERM (0), or until a child is given up (1)."""
     # SIGINT too: a shell starting `board up` in the background leaves SIGINT ignored.
-    for stop_signal in (signal.SIGINT, signal.SIGTERM):
+    # SIGHUP: the terminal it ran in was closed. Each stops everything, the embedded
+    # servers included, also while they start.
+    for stop_signal in _STOP_SIGNALS:
         signal.signal(stop_signal, _interrupt)
     with ExitStack() as running:
         try:
@@ -165,7 +168,7 @@ def run_up(settings: Settings, *, workers: int) -> int:
             return 0
         finally:
             # A second Ctrl-C must not cut the graceful stop short; it ends in SIGKILL anyway.
-            for stop_signal in (signal.SIGINT, signal.SIGTERM):
+            for stop_signal in _STOP_SIGNALS:
                 signal.signal(stop_signal, signal.SIG_IGN)
 
 

@@ -14,6 +14,7 @@ from command_api.sessions import Sessions
 from command_api.writes import replayed
 from shared.application.board import Board
 from shared.application.idempotency import Replayed
+from shared.application.passwords import PasswordsBusy
 from shared.auth.access_store import AccessStore
 from shared.clock import Clock
 from shared.http.app import create_api_app
@@ -61,5 +62,6 @@ def create_app(
     app.include_router(tags.router)
     app.add_exception_handler(Replayed, replayed)
     app.include_router(users.router)
+    app.add_exception_handler(PasswordsBusy, users.passwords_busy)
     app.include_router(notifications.router)
     return app

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 from command_api.app import create_app
+from shared.http.body_limit import BodyLimit
 from shared.settings import Section, Settings
 
-app = create_app(Settings().check_for(Section.TOKENS))
+settings = Settings().check_for(Section.TOKENS)
+app = BodyLimit(create_app(settings), settings.max_request_body_bytes)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from typing import Any
 from uuid import UUID
 
@@ -20,6 +21,7 @@ from command_api.schemas import (
 )
 from command_api.writes import Answer, IdempotencyKey, respond
 from shared.application.event_commands import Booking, Rating, WaitlistPlace
+from shared.application.idempotency import StoredResponse
 from shared.domain.event import EventDetails, EventView
 from shared.http.auth import CurrentUser
 from shared.http.errors import ErrorBody
@@ -61,7 +63,15 @@ def detail_of(event: EventView) -> EventDetail:
 
 
 def _location(event: EventView) -> dict[str, str]:
-    return {"Location": f"/api/events/{event.id}/"}
+    return _location_of(str(event.id))
+
+
+def _kept_location(kept: StoredResponse) -> dict[str, str]:
+    return _location_of(json.loads(kept.body)["id"])
+
+
+def _location_of(event_id: str) -> dict[str, str]:
+    return {"Location": f"/api/events/{event_id}/"}
 
 
 def _created(event: EventView) -> Answer:
@@ -105,7 +115,7 @@ async def create_event(
     scheduled = board.schedule_event.submit(
         EventDetails(**body.model_dump()), caller=caller, idempotency=key.rendering(_created)
     )
-    return await respond(scheduled, _created, _location)
+    return await respond(scheduled, _created, _location, _kept_location)
 
 
 @router.patch(

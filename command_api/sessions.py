@@ -22,7 +22,7 @@ from shared.auth.tokens import (
     issue_access_token,
     issue_refresh_token,
 )
-from shared.domain.errors import InvalidCredentials, UserNotFound
+from shared.domain.errors import UserNotFound
 from shared.domain.user import User
 from shared.settings import EVENT_STORE_SCHEMA
 
@@ -52,14 +52,9 @@ class Sessions:
         self._throttle = LoginThrottle(pool, board.clock)
 
     def log_in(self, username: str, password: str, address: str) -> TokenPair:
-        """Tokens for the user with these credentials; failures count towards throttling."""
-        self._throttle.check(username, address)
-        try:
-            user = self._board.authenticate(username, password)
-        except InvalidCredentials:
-            self._throttle.record_failure(username, address)
-            raise
-        self._throttle.record_success(username)
+        """Tokens for the user with these credentials; every attempt counts towards
+        throttling until it succeeds."""
+        user = self._throttle.authenticate(self._board, username, password, address)
         with self._pool.connection() as conn:
             return self._issue(conn, user)
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from fastapi import APIRouter, Response
+from fastapi import APIRouter, Request, Response
 
 from command_api.deps import BoardApp, ClientAddress, LoginCredentials, SessionsApp
 from command_api.user_schemas import (
@@ -16,14 +16,20 @@ from command_api.user_schemas import (
     Registration,
     TokenPairOut,
 )
-from shared.http.errors import ErrorBody
+from shared.application.passwords import PasswordsBusy
+from shared.http.errors import ErrorBody, error_response
 from shared.integration.names import POSITION_HEADER
 
 router = APIRouter(prefix="/api/users", tags=["users"])
 
 _UNAVAILABLE: dict[int | str, dict[str, Any]] = {
-    503: {"model": ErrorBody, "description": "База данных недоступна"},
+    503: {
+        "model": ErrorBody,
+        "description": "База данных недоступна, или все проверки паролей заняты (service_busy)",
+        "headers": {"Retry-After": {"schema": {"type": "integer"}}},
+    },
 }
+BUSY_RETRY_AFTER_SECONDS = 1
 _TOKEN_NOT_VALID: dict[int | str, dict[str, Any]] = {
     401: {"model": ErrorBody, "description": "Токен недействителен, просрочен или уже использован"},
 }
@@ -90,3 +96,14 @@ def log_in(
 def refresh_tokens(body: RefreshRequest, sessions: SessionsApp) -> RefreshedTokens:
     pair = sessions.refresh(body.refresh)
     return RefreshedTokens(access=pair.access, refresh=pair.refresh)
+
+
+async def passwords_busy(_request: Request, _error: Exception) -> Response:
+    """A login or registration that found every turn to hash taken (`PasswordHasher`)."""
+    assert isinstance(_error, PasswordsBusy)
+    return error_response(
+        503,
+        "service_busy",
+        "Сервер занят, повторите попытку позже.",
+        {"Retry-After": str(BUSY_RETRY_AFTER_SECONDS)},
+    )

@@ -84,10 +84,18 @@ async def respond(
     submitted: Future[Saved[R]],
     answer: Callable[[R], Answer],
     headers: Callable[[R], Mapping[str, str]] | None = None,
+    kept_headers: Callable[[StoredResponse], Mapping[str, str]] | None = None,
 ) -> Response:
     """Wait for a command handed to the committer (the event loop stays free meanwhile: no
-    worker thread waits for each write), then answer with what it saved."""
-    saved = await asyncio.wrap_future(submitted)
+    worker thread waits for each write), then answer with what it saved.
+
+    A keyed write sent again gets its kept answer, with the headers `kept_headers` reads
+    from it (a creation's `Location`): only the status, body and position are kept."""
+    try:
+        saved = await asyncio.wrap_future(submitted)
+    except Replayed as replay:
+        kept = replay.response
+        return _response(kept, kept_headers(kept) if kept_headers is not None else None)
     status, body = answer(saved.aggregate).render()
     extra = headers(saved.aggregate) if headers is not None else None
     return _response(StoredResponse(status, body, saved.position), extra)

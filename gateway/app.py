@@ -25,10 +25,11 @@ from admin.site import AdminSite
 from gateway.dispatch import RouteTable, endpoints_of, head_as_get
 from gateway.docs import docs_routes, merge_openapi
 from gateway.metrics import UNMATCHED, Metrics
-from gateway.readiness import check_readiness
+from gateway.readiness import ReadinessProbe
 from shared.application.board import Board
 from shared.application.commits import Committer
 from shared.auth.access_store import AccessStore
+from shared.http.body_limit import BodyLimit
 from shared.http.errors import framework_error_response, http_exception_handler
 from shared.infra.heap import freeze_startup_heap
 from shared.integration.names import READ_PROJECTIONS
@@ -66,12 +67,12 @@ class Gateway:
         await self._metrics.observe(target, route, scope, receive, send)
 
 
-def operations_routes(settings: Settings, metrics: Metrics) -> list[Route]:
+def operations_routes(readiness_probe: ReadinessProbe, metrics: Metrics) -> list[Route]:
     async def healthz(_request: Request) -> Response:
         return JSONResponse({"status": "ok"})
 
     async def readyz(_request: Request) -> Response:
-        readiness = await check_readiness(settings, READ_PROJECTIONS)
+        readiness = await readiness_probe.check()
         if readiness.ready:
             return JSONResponse({"status": "ready", "checks": readiness.checks})
         return JSONResponse(
@@ -128,7 +129,10 @@ def create_app(
     metrics.watch_commits(lambda: _committer_of(command_app))
     routes = [
         *docs_routes(merge_openapi([api.openapi() for api in apis])),
-        *operations_routes(settings, metrics),
+        # The query API's pool: what it reads from is what readiness is about.
+        *operations_routes(
+            ReadinessProbe(settings, READ_PROJECTIONS, lambda: query_app.state.engine), metrics
+        ),
     ]
     operations = Starlette(
         routes=routes,
@@ -138,4 +142,5 @@ def create_app(
     admin.mount_on(operations)
     table = RouteTable([endpoint for api in apis for endpoint in endpoints_of(api)])
     own_paths = frozenset(route.path for route in routes if isinstance(route, Route))
-    return Gateway(table, operations, metrics, own_paths)
+    gateway = Gateway(table, operations, metrics, own_paths)
+    return BodyLimit(gateway, settings.max_request_body_bytes)

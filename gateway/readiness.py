@@ -4,11 +4,15 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import Sequence
+import time
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
 import psycopg
+import sqlalchemy.exc
+from sqlalchemy import text
+from sqlalchemy.ext.asyncio import AsyncEngine
 
 from shared.settings import EVENT_STORE_SCHEMA, READ_SCHEMA, Settings
 
@@ -17,15 +21,15 @@ logger = logging.getLogger(__name__)
 CHECK_TIMEOUT_SECONDS = 2.0
 
 # How long the oldest event not yet reflected by the projection has waited, and what it parked.
-_PROJECTION_QUERY = f"""
+_PROJECTION_QUERY = text(f"""
 SELECT
     (SELECT extract(epoch FROM now() - o.created_at)::float8
      FROM {EVENT_STORE_SCHEMA}.outbox o
      WHERE o.position > coalesce(
-         (SELECT w.position FROM {READ_SCHEMA}.watermarks w WHERE w.projection = %(projection)s), 0)
+         (SELECT w.position FROM {READ_SCHEMA}.watermarks w WHERE w.projection = :projection), 0)
      ORDER BY o.position LIMIT 1),
-    (SELECT count(*) FROM {READ_SCHEMA}.parked_messages p WHERE p.projection = %(projection)s)
-"""
+    (SELECT count(*) FROM {READ_SCHEMA}.parked_messages p WHERE p.projection = :projection)
+""")
 
 
 @dataclass
@@ -38,46 +42,68 @@ class Readiness:
         self.ready = False
 
 
-async def check_readiness(settings: Settings, projections: Sequence[str]) -> Readiness:
-    readiness = Readiness()
-    await asyncio.gather(
-        _check_database(settings, projections, readiness),
-        _check_broker(settings.kafka_bootstrap_servers, readiness),
-    )
-    return readiness
+class ReadinessProbe:
+    """`/readyz`'s checks, run at most once per `CACHE_SECONDS` on the API's own pool.
 
+    The endpoint is public: each call used to open a PostgreSQL connection of its own (a
+    new server process) and a connection to the broker. Now a check borrows a pooled
+    connection, callers that come while one runs wait for it, and its answer is reused for
+    a second: a flood of probes costs one check a second.
+    """
 
-async def _check_database(
-    settings: Settings, projections: Sequence[str], readiness: Readiness
-) -> None:
-    try:
-        async with asyncio.timeout(CHECK_TIMEOUT_SECONDS):
-            lags = await _projection_states(settings, projections)
-    except (TimeoutError, psycopg.Error, OSError) as error:
-        logger.warning("readiness: database check failed: %s", error)
-        readiness.fail("database", "unreachable")
-        return
-    readiness.checks["database"] = "ok"
-    readiness.checks["projections"] = lags
-    for state in lags.values():
-        if state["lag_seconds"] > settings.readiness_max_lag_seconds:
-            state["status"] = "lagging"
-            readiness.ready = False
+    CACHE_SECONDS = 1.0
 
+    def __init__(
+        self,
+        settings: Settings,
+        projections: Sequence[str],
+        engine: Callable[[], AsyncEngine],
+    ) -> None:
+        self._settings = settings
+        self._projections = tuple(projections)
+        self._engine = engine
+        self._last: tuple[float, asyncio.Task[Readiness]] | None = None
 
-async def _projection_states(
-    settings: Settings, projections: Sequence[str]
-) -> dict[str, dict[str, Any]]:
-    states: dict[str, dict[str, Any]] = {}
-    async with await psycopg.AsyncConnection.connect(
-        settings.database_url, autocommit=True, connect_timeout=int(CHECK_TIMEOUT_SECONDS)
-    ) as conn:
-        for projection in projections:
-            cursor = await conn.execute(_PROJECTION_QUERY, {"projection": projection})
-            row = await cursor.fetchone()
-            lag, parked = row if row is not None else (None, 0)
-            states[projection] = {"status": "ok", "lag_seconds": lag or 0.0, "parked": parked}
-    return states
+    async def check(self) -> Readiness:
+        now = time.monotonic()
+        if self._last is None or (
+            self._last[1].done() and now - self._last[0] >= self.CACHE_SECONDS
+        ):
+            self._last = (now, asyncio.ensure_future(self._check()))
+        # Shielded: a caller that gives up does not cancel the others' check.
+        return await asyncio.shield(self._last[1])
+
+    async def _check(self) -> Readiness:
+        readiness = Readiness()
+        await asyncio.gather(
+            self._check_database(readiness),
+            _check_broker(self._settings.kafka_bootstrap_servers, readiness),
+        )
+        return readiness
+
+    async def _check_database(self, readiness: Readiness) -> None:
+        try:
+            async with asyncio.timeout(CHECK_TIMEOUT_SECONDS):
+                lags = await self._projection_states()
+        except (TimeoutError, psycopg.Error, sqlalchemy.exc.SQLAlchemyError, OSError) as error:
+            logger.warning("readiness: database check failed: %s", error)
+            readiness.fail("database", "unreachable")
+            return
+        readiness.checks["database"] = "ok"
+        readiness.checks["projections"] = lags
+        for state in lags.values():
+            if state["lag_seconds"] > self._settings.readiness_max_lag_seconds:
+                state["status"] = "lagging"
+                readiness.ready = False
+
+    async def _projection_states(self) -> dict[str, dict[str, Any]]:
+        states: dict[str, dict[str, Any]] = {}
+        async with self._engine().connect() as conn:
+            for projection in self._projections:
+                row = (await conn.execute(_PROJECTION_QUERY, {"projection": projection})).first()
+                lag, parked = row if row is not None else (None, 0)
+                states[projection] = {"status": "ok", "lag_seconds": lag or 0.0, "parked": parked}
+        return states
 
 
 async def _check_broker(bootstrap_servers: str, readiness: Readiness) -> None:

@@ -270,9 +270,7 @@ async def with_parked(
     `event.scheduled`, and used to stay parked for good. A message parked for a fault of
     its own is parked again, so an aggregate's order is never broken."""
     ids = {envelope.aggregate_id for envelope in envelopes}
-    payloads = list(
-        await conn.scalars(_TAKE_PARKED, {"projection": projection, "ids": list(ids)})
-    )
+    payloads = list(await conn.scalars(_TAKE_PARKED, {"projection": projection, "ids": list(ids)}))
     if not payloads:
         return envelopes
     logger.info("%s: taking back %d parked messages", projection, len(payloads))

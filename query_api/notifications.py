@@ -8,7 +8,7 @@ from fastapi import APIRouter, Depends, Query, Request
 
 from query_api.deps import Pagination, ReadConnection, fresh_read_of
 from query_api.pagination import Page
-from shared.http.auth import CurrentUser
+from shared.http.auth import CurrentUser, current_caller
 from shared.http.errors import ErrorBody
 from shared.http.notifications import NotificationId, NotificationOut
 from shared.integration.names import NOTIFIER_PROJECTION
@@ -18,7 +18,9 @@ from shared.read_model.views import notifications as views
 router = APIRouter(
     prefix="/api/notifications",
     tags=["notifications"],
-    dependencies=[Depends(fresh_read_of(NOTIFIER_PROJECTION))],
+    # Who calls is settled first: a bad or missing token is answered 401 at once, before
+    # any wait for the position the request asks for.
+    dependencies=[Depends(current_caller), Depends(fresh_read_of(NOTIFIER_PROJECTION))],
     responses={
         401: {"model": ErrorBody, "description": "Нет токена или токен недействителен"},
         404: {"model": ErrorBody, "description": "Не найдено"},

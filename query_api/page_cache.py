@@ -24,9 +24,13 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 from query_api.watermarks import WatermarkWatcher
 from shared.integration.names import EVENTS_PROJECTION, MIN_POSITION_HEADER
 
-# What the kept pages may hold in all (bodies, bytes); the least recently used go first.
-# Bounded by size, not number: a hundred-item page weighs as much as a hundred small ones.
+# What the kept pages may hold in all (bytes); the least recently used go first. Bounded by
+# size, not number: a hundred-item page weighs as much as a hundred small ones. A page
+# weighs its body, its key and what keeping it costs besides: keys are the client's to
+# choose (8 KB query strings of parameters the listing ignores, on an empty listing whose
+# body is 50 bytes), so counting bodies alone let a flood of keys fill memory.
 MAX_KEPT_BYTES = 16 * 1024 * 1024
+PAGE_OVERHEAD_BYTES = 512
 # Scheme, host, path and query string: what a page, links included, depends on.
 _Key = tuple[str, str, str, bytes]
 
@@ -107,12 +111,12 @@ class PageCache:
     def _keep(self, key: _Key, page: _Page) -> None:
         replaced = self._kept.pop(key, None)
         if replaced is not None:
-            self._kept_bytes -= replaced.size
+            self._kept_bytes -= _weight(key, replaced)
         self._kept[key] = page
-        self._kept_bytes += page.size
+        self._kept_bytes += _weight(key, page)
         while self._kept_bytes > MAX_KEPT_BYTES and len(self._kept) > 1:
-            _, dropped = self._kept.popitem(last=False)
-            self._kept_bytes -= dropped.size
+            dropped_key, dropped = self._kept.popitem(last=False)
+            self._kept_bytes -= _weight(dropped_key, dropped)
 
     @staticmethod
     async def _send_again(page: _Page, send: Send) -> None:
@@ -138,3 +142,7 @@ class PageCache:
 
     def _usable(self, page: _Page, asked: int) -> bool:
         return time.monotonic() - page.taken_at < self._seconds and page.position >= asked
+
+
+def _weight(key: _Key, page: _Page) -> int:
+    return page.size + sum(len(part) for part in key) + PAGE_OVERHEAD_BYTES

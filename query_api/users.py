@@ -10,7 +10,7 @@ from pydantic import BaseModel
 
 from query_api.deps import ReadConnection, fresh_read_of, wait_until_reflected
 from shared.domain.errors import UserNotFound
-from shared.http.auth import CurrentUser, access_store
+from shared.http.auth import CurrentUser, access_store, current_caller
 from shared.http.errors import ErrorBody
 from shared.http.events import UtcDatetime
 from shared.identity import Caller
@@ -52,7 +52,8 @@ async def own_record_reflected(request: Request, caller: CurrentUser) -> Caller:
     "/me/",
     summary="Текущий пользователь",
     response_model=Profile,
-    dependencies=[Depends(fresh_read_of(USERS_PROJECTION))],
+    # Who calls is settled first: a bad or missing token is answered 401 at once.
+    dependencies=[Depends(current_caller), Depends(fresh_read_of(USERS_PROJECTION))],
     responses={404: {"model": ErrorBody, "description": "Пользователь не найден"}},
 )
 async def me(

@@ -85,6 +85,8 @@ class Settings(BaseSettings):
     host: str = "127.0.0.1"
     port: int = Field(default=8000, ge=0, le=65535)
     access_log: bool = False
+    # Bodies over this many bytes are refused with 413 before they are read (1 MiB).
+    max_request_body_bytes: int = Field(default=1024 * 1024, ge=1)
     consistency_wait_seconds: float = Field(default=5.0, gt=0)
     # How long an anonymous listing page, and any listing's `count`, may be reused (0: never).
     listing_cache_seconds: float = Field(default=1.0, ge=0)
@@ -93,6 +95,10 @@ class Settings(BaseSettings):
     # Argon2id cost; tests lower it, production keeps pwdlib's recommended values.
     password_hash_time_cost: int = Field(default=3, ge=1)
     password_hash_memory_kib: int = Field(default=65536, ge=8)
+    # Passwords hashed at once per process (0: one per core); a login or registration that
+    # finds them all busy waits this long for a turn, then is answered 503 service_busy.
+    password_hash_concurrency: int = Field(default=0, ge=0)
+    password_hash_wait_seconds: float = Field(default=0.1, ge=0)
     # `/readyz` fails once an event has waited this long for a projection the API reads.
     readiness_max_lag_seconds: float = Field(default=30.0, gt=0)
 

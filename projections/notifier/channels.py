@@ -5,8 +5,9 @@ from __future__ import annotations
 import logging
 from dataclasses import dataclass
 from datetime import datetime
+from email.headerregistry import Address
 from email.message import EmailMessage
-from email.utils import format_datetime, formataddr, parseaddr
+from email.utils import format_datetime, parseaddr
 from typing import Protocol
 from urllib.parse import unquote, urlsplit
 from uuid import UUID
@@ -98,8 +99,11 @@ class SmtpChannel:
                 "notification %s: user %s has no e-mail", notification.id, notification.user_id
             )
             return
+        message = self.message(notification)
         await aiosmtplib.send(
-            self.message(notification),
+            message,
+            # One recipient, as the header names it: not what a parser reads into the address.
+            recipients=[_recipient(notification.email).addr_spec],
             hostname=self._server.hostname,
             port=self._server.port,
             username=self._server.username,
@@ -112,7 +116,7 @@ class SmtpChannel:
         assert notification.email
         message = EmailMessage()
         message["From"] = self._sender
-        message["To"] = formataddr(("", notification.email))
+        message["To"] = _recipient(notification.email)
         message["Subject"] = f"Афиша мероприятий: {TYPE_DISPLAY[notification.type]}"
         # A receiver drops a repeat of an at-least-once delivery by this.
         message["Message-ID"] = f"<{notification.id}@{self._domain}>"
@@ -125,3 +129,10 @@ def channel_for(settings: Settings) -> Channel:
     if settings.smtp_url:
         return SmtpChannel(SmtpServer.from_url(settings.smtp_url), settings.smtp_sender)
     return LogChannel()
+
+
+def _recipient(email: str) -> Address:
+    """The address as one recipient: a local part with separators in it (stored before the
+    rules refused them) is quoted, never split into two addresses."""
+    local, _, domain = email.rpartition("@")
+    return Address(username=local, domain=domain)

@@ -22,7 +22,10 @@ MAX_EMAIL_LENGTH = 254
 # Letters (any script), digits and `.@+-_`, as the original's usernames.
 _USERNAME = re.compile(r"[\w.@+-]+")
 # Deliberately loose: one `@`, no spaces, a dot in the domain; delivery is the real check.
-_EMAIL = re.compile(r"[^@\s]+@[^@\s]+\.[^@\s]+")
+# No separators of address lists or of the header's syntax: "a,b@example.com" would reach
+# "a" and "b@example.com".
+_ADDRESS_TEXT = r"[^@\s,;:<>()\[\]\"\\]+"
+_EMAIL = re.compile(rf"{_ADDRESS_TEXT}@{_ADDRESS_TEXT}\.{_ADDRESS_TEXT}")
 
 
 def check_username(username: str) -> None:

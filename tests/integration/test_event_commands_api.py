@@ -266,6 +266,26 @@ async def test_tags_are_unique_whatever_their_case_and_events_use_their_spelling
     assert history.json()[0]["data"]["tags"] == ["Python", "новый"]
 
 
+async def test_an_event_created_again_with_its_key_gets_the_first_answer_and_its_location(
+    board_api: BoardApi, users: Users
+) -> None:
+    body = {
+        "title": "Лекция",
+        "description": "О событиях",
+        "start_time": (board_api.clock.now() + timedelta(hours=3)).isoformat(),
+        "location": "Казань",
+    }
+    keyed = {**users.headers(ORGANIZER), "Idempotency-Key": "create-once"}
+
+    first = await board_api.http.post("/api/events/", json=body, headers=keyed)
+    again = await board_api.http.post("/api/events/", json=body, headers=keyed)
+
+    assert first.status_code == again.status_code == 201
+    assert again.json() == first.json()
+    assert again.headers["Location"] == first.headers["Location"]
+    assert first.headers["Location"] == f"/api/events/{first.json()['id']}/"
+
+
 async def test_a_write_sent_again_with_its_key_gets_the_first_answer(
     board_api: BoardApi, users: Users
 ) -> None:

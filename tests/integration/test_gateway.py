@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import gc
 import json
 import re
@@ -10,6 +11,7 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 from uuid import UUID, uuid4
 
+import psycopg
 import pytest
 from asgi_lifespan import LifespanManager
 from httpx import ASGITransport, AsyncClient
@@ -194,6 +196,37 @@ async def test_readyz_is_ready_when_database_and_broker_answer(client: AsyncClie
     checks = response.json()["checks"]
     assert (checks["database"], checks["broker"]) == ("ok", "ok")
     assert checks["projections"]["events"]["status"] == "ok"
+
+
+async def sessions_opened(conn: psycopg.AsyncConnection[Any]) -> int:
+    """Connections ever opened to the test's database (counted as their statistics arrive)."""
+    await conn.execute("SELECT pg_stat_clear_snapshot()")
+    cursor = await conn.execute(
+        "SELECT sessions FROM pg_stat_database WHERE datname = current_database()"
+    )
+    row = await cursor.fetchone()
+    assert row is not None
+    opened: int = row[0]
+    return opened
+
+
+async def test_a_flood_of_readiness_probes_opens_no_database_connection(
+    client: AsyncClient, gateway_settings: Settings
+) -> None:
+    assert (await client.get("/readyz")).status_code == 200
+    async with await psycopg.AsyncConnection.connect(
+        gateway_settings.database_url, autocommit=True
+    ) as conn:
+        before = await sessions_opened(conn)
+
+        flood = await asyncio.gather(*(client.get("/readyz") for _ in range(50)))
+        await asyncio.sleep(1.1)
+        later = await client.get("/readyz")
+        # A connection's end reaches the statistics within a moment.
+        await asyncio.sleep(1.5)
+
+        assert {answer.status_code for answer in [*flood, later]} == {200}
+        assert await sessions_opened(conn) == before
 
 
 async def test_readyz_is_not_ready_without_a_broker(gateway_settings: Settings) -> None:

@@ -5,10 +5,11 @@ from __future__ import annotations
 import asyncio
 import logging
 from collections.abc import Iterator
-from datetime import timedelta
+from datetime import UTC, datetime, timedelta
 from email import message_from_bytes
 from email.message import Message
 from email.policy import default
+from email.utils import getaddresses
 from typing import Any
 from uuid import uuid4
 
@@ -19,6 +20,7 @@ from sqlalchemy import select
 from board.embedded import free_port
 from projections.notifier.channels import Outgoing, SmtpChannel, SmtpServer
 from shared.identity import Caller
+from shared.notifications import BOOKING
 from shared.read_model.schema import notification_deliveries
 from tests.integration.notifier_world import LEASE_SECONDS, NotifierWorld
 from tests.integration.outbox_feed import OutboxFeed
@@ -26,6 +28,7 @@ from tests.integration.outbox_feed import OutboxFeed
 pytestmark = pytest.mark.integration
 
 SENDER = "Event Board <noreply@board.test>"
+NOW = datetime(2026, 12, 1, 18, 0, tzinfo=UTC)
 
 
 class Mailbox:
@@ -88,6 +91,20 @@ async def test_an_email_reaches_the_recipient_with_the_text_and_the_notification
     assert body is not None
     assert body.get_content().strip() == booking["message"]
     assert await pending(world) == []
+
+
+async def test_an_address_with_a_comma_stored_before_the_rules_reaches_one_recipient(
+    smtp_server: tuple[str, Mailbox],
+) -> None:
+    url, mailbox = smtp_server
+    channel = SmtpChannel(SmtpServer.from_url(url), SENDER)
+    notification = Outgoing(uuid4(), uuid4(), BOOKING, uuid4(), "Текст", NOW, "a,b@example.com")
+
+    await channel.send(notification)
+
+    [(recipients, email)] = mailbox.received
+    assert recipients == ['"a,b"@example.com']
+    assert getaddresses(email.get_all("To", [])) == [("", '"a,b"@example.com')]
 
 
 async def test_an_email_to_a_user_the_notifier_has_not_seen_yet_goes_out_once_it_has(

@@ -140,3 +140,23 @@ async def test_a_rebuild_of_the_read_models_keeps_notifications_and_read_marks(
 
     listed = (await notifications_of(board_api, anna)).json()["results"]
     assert listed == [{**notification, "read": True}]
+
+
+@pytest.mark.parametrize(
+    "path", ["/api/notifications/", f"/api/notifications/{uuid4()}/", "/api/users/me/"]
+)
+@pytest.mark.parametrize("token", [None, "not-a-token"])
+async def test_a_caller_without_a_valid_token_is_refused_before_any_wait_for_a_position(
+    board_api: BoardApi, path: str, token: str | None
+) -> None:
+    headers = {"X-Min-Position": str(10**9)}
+    if token is not None:
+        headers["Authorization"] = f"Bearer {token}"
+
+    started = asyncio.get_running_loop().time()
+    refused = await board_api.http.get(path, headers=headers)
+    took = asyncio.get_running_loop().time() - started
+
+    assert refused.status_code == 401
+    assert refused.json()["code"] == ("not_authenticated" if token is None else "token_not_valid")
+    assert took < 1.0

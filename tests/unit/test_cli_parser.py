@@ -91,3 +91,19 @@ def test_a_production_server_without_a_secret_of_its_own_does_not_start(
 
     assert main(["serve"]) == 2
     assert list(tmp_path.iterdir()) == []
+
+
+@pytest.mark.parametrize("also", [{}, {"BOARD_PORT": "not-a-port"}])
+def test_a_refused_secret_is_never_logged_not_even_its_start(
+    monkeypatch: pytest.MonkeyPatch, capfd: pytest.CaptureFixture[str], also: dict[str, str]
+) -> None:
+    secret = "Zq9xW-too-short"
+    monkeypatch.setenv("BOARD_SECRET_KEY", secret)
+    for name, value in also.items():
+        monkeypatch.setenv(name, value)
+
+    assert main(["serve"]) == 2
+
+    logged = capfd.readouterr().err
+    assert "invalid settings" in logged
+    assert secret[:4] not in logged

@@ -16,6 +16,9 @@ import pytest
 import yaml
 
 from board.cli import build_parser
+from projections.runtime.worker import WORKER_POOL_SIZE
+from shared.auth.access_store import POOL_SIZE as ACCESS_POOL_SIZE
+from shared.settings import Settings
 
 ROOT = Path(__file__).resolve().parents[2]
 COMPOSE: dict[str, Any] = yaml.safe_load((ROOT / "docker-compose.yml").read_text())
@@ -171,3 +174,57 @@ def test_the_image_holds_every_package_and_installs_the_locked_dependencies() ->
     assert copied >= {"pyproject.toml", "uv.lock", "README.md", *PACKAGES}
     for name in ["pyproject.toml", "uv.lock", "README.md", *(f"{p}/" for p in PACKAGES)]:
         assert f"!{name}" in ignore, f"{name} is left out of the build context"
+
+
+# PostgreSQL's own defaults, unless the postgres service's command sets them.
+DEFAULT_MAX_CONNECTIONS = 100
+SUPERUSER_RESERVED_CONNECTIONS = 3
+
+
+def most_connections(name: str) -> int:
+    """The connections a service's process holds with every pool at its fullest.
+
+    Read from the code that opens them: the event store's pool is `BOARD_DB_POOL_SIZE` plus
+    as much overflow; the command API's blocking pool takes `BOARD_DB_POOL_SIZE` and its
+    async engine as much again plus overflow; the query API's read-only engine has no
+    overflow; the access store has a small pool and a listener; the query API listens for
+    watermarks and polls them while requests wait; each worker has its engine, its own
+    small event-store pool and a listener for the relay; the relay works on one connection.
+    """
+    service = SERVICES[name]
+    size = int(
+        service["environment"].get(
+            "BOARD_DB_POOL_SIZE", Settings.model_fields["db_pool_size"].default
+        )
+    )
+    access = ACCESS_POOL_SIZE + 1
+    command_api = 2 * size + size + 2 * size + access
+    query_api = size + access + 2
+    worker_event_store = 2 * WORKER_POOL_SIZE
+    program, command, *_ = service["command"]
+    if program == "uvicorn":
+        return {"command_api.asgi:app": command_api, "query_api.asgi:app": query_api}[command]
+    return {
+        "setup": 0,  # done before anything else starts
+        "relay": 1,
+        # projections/read_models/app.py: pool 2, overflow 2.
+        "projections": 4 + worker_event_store + 1,
+        # projections/notifier/app.py: pool 4, overflow 4.
+        "notifier": 8 + worker_event_store + 1,
+        # Both APIs in one process, sharing one access store.
+        "serve": command_api + query_api - access,
+    }[command]
+
+
+def max_connections() -> int:
+    command = SERVICES["postgres"].get("command", [])
+    for argument in command:
+        if argument.startswith("max_connections="):
+            return int(argument.partition("=")[2])
+    return DEFAULT_MAX_CONNECTIONS
+
+
+def test_every_pool_at_its_fullest_fits_in_postgres_max_connections() -> None:
+    needed = {name: most_connections(name) for name in APP_SERVICES}
+
+    assert sum(needed.values()) <= max_connections() - SUPERUSER_RESERVED_CONNECTIONS, needed

@@ -125,8 +125,11 @@ async def test_requests_waiting_for_a_page_that_failed_build_their_own() -> None
 async def test_pages_beyond_the_size_bound_drop_the_least_recently_used(
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
-    # Every body here is one byte: two pages fit.
-    monkeypatch.setattr(page_cache, "MAX_KEPT_BYTES", 2)
+    # Every body here is one byte, every key as long: two pages fit.
+    key = len("http") + len("test") + len("/api/events/") + len("page=1")
+    monkeypatch.setattr(
+        page_cache, "MAX_KEPT_BYTES", 2 * (1 + key + page_cache.PAGE_OVERHEAD_BYTES)
+    )
     app = Listing(200, 200, 200, 200)
     cache = PageCache(app, paths={"/api/events/"}, seconds=60)
     await get(cache, app, query=b"page=1")
@@ -137,3 +140,17 @@ async def test_pages_beyond_the_size_bound_drop_the_least_recently_used(
 
     assert await get(cache, app, query=b"page=1") == (200, b"1")
     assert await get(cache, app, query=b"page=2") == (200, b"4")
+
+
+async def test_long_query_strings_count_towards_the_bound_so_a_flood_of_keys_is_dropped() -> None:
+    # Parameters the listing ignores, on an empty listing: tiny bodies, long keys.
+    floods = [f"page=1&junk{n}={'x' * 8000}".encode() for n in range(2200)]
+    app = Listing(*[200] * (len(floods) + 1))
+    cache = PageCache(app, paths={"/api/events/"}, seconds=60)
+    for query in floods:
+        await get(cache, app, query=query)
+
+    first_again = await get(cache, app, query=floods[0])
+
+    assert len(floods) * 8000 > page_cache.MAX_KEPT_BYTES
+    assert first_again == (200, f"{len(floods) + 1}".encode())

@@ -72,7 +72,20 @@ def test_letters_digits_and_the_allowed_signs_make_a_username(board: Board, user
     assert saved.aggregate.username == username
 
 
-@pytest.mark.parametrize("email", ["plain", "a@b", "a b@example.com", "a@@example.com"])
+@pytest.mark.parametrize(
+    "email",
+    [
+        "plain",
+        "a@b",
+        "a b@example.com",
+        "a@@example.com",
+        # Separators of address lists and of the header: each would make two recipients.
+        "a,b@example.com",
+        "a;b@example.com",
+        "a<b@example.com>@example.com",
+        '"a"@example.com',
+    ],
+)
 def test_an_invalid_email_is_refused(board: Board, email: str) -> None:
     with pytest.raises(InvalidField) as refused:
         board.register_user(username="harry", email=email, password="s3cret-pw")

@@ -25,6 +25,7 @@ from shared.http.auth import CurrentUser
 from shared.integration.names import POSITION_HEADER
 
 IDEMPOTENCY_HEADER = "Idempotency-Key"
+IDEMPOTENCY_KEY_PATTERN = r"^[\x20-\x7e]+$"
 JSON = "application/json"
 
 R = TypeVar("R")
@@ -67,6 +68,8 @@ async def idempotency_key(
             alias=IDEMPOTENCY_HEADER,
             min_length=1,
             max_length=255,
+            # Printable ASCII, as the IETF draft's key is: nothing PostgreSQL cannot store.
+            pattern=IDEMPOTENCY_KEY_PATTERN,
             description="Повтор запроса с тем же ключом в течение 24 ч вернёт первый ответ.",
         ),
     ] = None,

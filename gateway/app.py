@@ -22,6 +22,7 @@ import command_api.app
 import query_api.app
 from gateway.dispatch import RouteTable, endpoints_of, head_as_get
 from gateway.docs import docs_routes, merge_openapi
+from gateway.header_limit import HeaderLimit, document_header_limit
 from gateway.metrics import UNMATCHED, Metrics
 from gateway.readiness import check_readiness
 from shared.application.board import Board
@@ -122,7 +123,7 @@ def create_app(
     metrics = Metrics()
     metrics.watch_commits(lambda: _committer_of(command_app))
     routes = [
-        *docs_routes(merge_openapi([api.openapi() for api in apis])),
+        *docs_routes(document_header_limit(merge_openapi([api.openapi() for api in apis]))),
         *operations_routes(settings, metrics),
     ]
     operations = Starlette(
@@ -131,4 +132,6 @@ def create_app(
         exception_handlers={HTTPException: http_exception_handler},
     )
     table = RouteTable([endpoint for api in apis for endpoint in endpoints_of(api)])
-    return Gateway(table, operations, metrics, frozenset(route.path for route in routes))
+    return HeaderLimit(
+        Gateway(table, operations, metrics, frozenset(route.path for route in routes))
+    )

@@ -151,6 +151,8 @@ class EventCommands(RuleBasedStateMachine):
             expected = errors.EditWindowClosed
         elif m.status != UPCOMING and (cancel or changing):
             expected = errors.InvalidStatusTransition
+        elif new_start is not None and m.started(self.now):
+            expected = errors.StartedEventNotMovable
         elif new_start is not None and new_start <= self.now:
             expected = errors.StartTimeInPast
         elif new_seats is not None and new_seats < len(m.booked):

@@ -216,6 +216,8 @@ def _tampered_tokens(scene: Scene) -> dict[str, str]:
     }
 
 
+# Signing HS512 with the board's secret: pyjwt warns the key is short for it, as meant.
+@pytest.mark.filterwarnings("ignore::jwt.warnings.InsecureKeyLengthWarning")
 @pytest.mark.parametrize(
     ("method", "path"),
     [

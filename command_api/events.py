@@ -19,7 +19,7 @@ from command_api.schemas import (
     ScoreIn,
     WaitlistPlaceOut,
 )
-from command_api.writes import Answer, IdempotencyKey, respond
+from command_api.writes import KEYED_WRITE_ERRORS, Answer, IdempotencyKey, respond
 from shared.application.event_commands import Booking, Rating, WaitlistPlace
 from shared.application.idempotency import StoredResponse
 from shared.domain.event import EventDetails, EventView
@@ -42,12 +42,9 @@ _ERRORS: dict[int | str, dict[str, Any]] = {
     401: {"model": ErrorBody, "description": "Нет токена или токен недействителен"},
     403: {"model": ErrorBody, "description": "Нет прав или окно редактирования закрыто"},
     404: {"model": ErrorBody, "description": "Мероприятие не найдено"},
-    409: {
-        "model": ErrorBody,
-        "description": "Одновременное изменение или запрос с этим Idempotency-Key ещё выполняется",
-    },
     503: {"model": ErrorBody, "description": "База данных недоступна"},
 }
+_WRITE_ERRORS = {**_ERRORS, **KEYED_WRITE_ERRORS}
 _WRITTEN = {"headers": _POSITION_DOC}
 
 
@@ -106,7 +103,7 @@ def _rated(rating: Rating) -> Answer:
     response_model=EventDetail,
     responses={
         201: {"headers": {**_POSITION_DOC, "Location": {"schema": {"type": "string"}}}},
-        **_ERRORS,
+        **_WRITE_ERRORS,
     },
 )
 async def create_event(
@@ -122,7 +119,7 @@ async def create_event(
     "/{event_id}/",
     summary="Изменить или отменить мероприятие",
     response_model=EventDetail,
-    responses={200: _WRITTEN, **_ERRORS},
+    responses={200: _WRITTEN, **_WRITE_ERRORS},
 )
 async def change_event(
     event_id: EventId, body: EventChange, caller: CurrentUser, board: BoardApp, key: IdempotencyKey
@@ -142,7 +139,7 @@ async def change_event(
     status_code=204,
     summary="Удалить мероприятие",
     response_class=Response,
-    responses={204: _WRITTEN, **_ERRORS},
+    responses={204: _WRITTEN, **_WRITE_ERRORS},
 )
 async def delete_event(
     event_id: EventId, caller: CurrentUser, board: BoardApp, key: IdempotencyKey
@@ -158,7 +155,7 @@ async def delete_event(
     status_code=201,
     summary="Забронировать место",
     response_model=BookingOut,
-    responses={201: _WRITTEN, **_ERRORS},
+    responses={201: _WRITTEN, **_WRITE_ERRORS},
 )
 async def book_seat(
     event_id: EventId, caller: CurrentUser, board: BoardApp, key: IdempotencyKey
@@ -171,7 +168,7 @@ async def book_seat(
     "/{event_id}/cancel_booking/",
     summary="Отменить бронь",
     response_model=BookingCancelledOut,
-    responses={200: _WRITTEN, **_ERRORS},
+    responses={200: _WRITTEN, **_WRITE_ERRORS},
 )
 async def cancel_booking(
     event_id: EventId, caller: CurrentUser, board: BoardApp, key: IdempotencyKey
@@ -190,7 +187,7 @@ async def cancel_booking(
     status_code=201,
     summary="Встать в лист ожидания (мест нет)",
     response_model=WaitlistPlaceOut,
-    responses={201: _WRITTEN, **_ERRORS},
+    responses={201: _WRITTEN, **_WRITE_ERRORS},
 )
 async def join_waitlist(
     event_id: EventId, caller: CurrentUser, board: BoardApp, key: IdempotencyKey
@@ -206,7 +203,7 @@ async def join_waitlist(
     status_code=204,
     summary="Покинуть лист ожидания",
     response_class=Response,
-    responses={204: _WRITTEN, **_ERRORS},
+    responses={204: _WRITTEN, **_WRITE_ERRORS},
 )
 async def leave_waitlist(
     event_id: EventId, caller: CurrentUser, board: BoardApp, key: IdempotencyKey
@@ -222,7 +219,7 @@ async def leave_waitlist(
     status_code=201,
     summary="Оценить мероприятие (201 — первая оценка, 200 — замена)",
     response_model=RatingOut,
-    responses={200: _WRITTEN, 201: _WRITTEN, **_ERRORS},
+    responses={200: _WRITTEN, 201: _WRITTEN, **_WRITE_ERRORS},
 )
 async def rate_event(
     event_id: EventId, body: ScoreIn, caller: CurrentUser, board: BoardApp, key: IdempotencyKey

@@ -6,7 +6,7 @@ from fastapi import APIRouter, Response
 
 from command_api.deps import BoardApp
 from command_api.schemas import TagCreate, TagOut
-from command_api.writes import Answer, IdempotencyKey, respond
+from command_api.writes import KEYED_WRITE_ERRORS, Answer, IdempotencyKey, respond
 from shared.http.auth import CurrentUser
 from shared.http.errors import ErrorBody
 
@@ -25,6 +25,7 @@ def _created(name: str) -> Answer:
     responses={
         401: {"model": ErrorBody, "description": "Нет токена или токен недействителен"},
         503: {"model": ErrorBody, "description": "База данных недоступна"},
+        **KEYED_WRITE_ERRORS,
     },
 )
 async def create_tag(

@@ -12,7 +12,7 @@ import hashlib
 from collections.abc import Callable, Mapping
 from concurrent.futures import Future
 from dataclasses import dataclass
-from typing import Annotated, TypeVar
+from typing import Annotated, Any, TypeVar
 from uuid import UUID
 
 from fastapi import Depends, Header, Request
@@ -22,10 +22,20 @@ from pydantic import BaseModel
 from shared.application.commits import Saved
 from shared.application.idempotency import Idempotency, Replayed, StoredResponse
 from shared.http.auth import CurrentUser
+from shared.http.errors import ErrorBody
 from shared.integration.names import POSITION_HEADER
 
 IDEMPOTENCY_HEADER = "Idempotency-Key"
+IDEMPOTENCY_KEY_PATTERN = r"^[\x20-\x7e]+$"
 JSON = "application/json"
+# What every write that takes a key may answer for the key's sake, documented on each.
+KEYED_WRITE_ERRORS: dict[int | str, dict[str, Any]] = {
+    409: {
+        "model": ErrorBody,
+        "description": "Одновременное изменение или запрос с этим Idempotency-Key ещё выполняется",
+    },
+    422: {"model": ErrorBody, "description": "Idempotency-Key уже использован с другим запросом"},
+}
 
 R = TypeVar("R")
 
@@ -67,6 +77,8 @@ async def idempotency_key(
             alias=IDEMPOTENCY_HEADER,
             min_length=1,
             max_length=255,
+            # Printable ASCII, as the IETF draft's key is: nothing PostgreSQL cannot store.
+            pattern=IDEMPOTENCY_KEY_PATTERN,
             description="Повтор запроса с тем же ключом в течение 24 ч вернёт первый ответ.",
         ),
     ] = None,

@@ -24,6 +24,7 @@ import query_api.app
 from admin.site import AdminSite
 from gateway.dispatch import RouteTable, endpoints_of, head_as_get
 from gateway.docs import docs_routes, merge_openapi
+from gateway.header_limit import HeaderLimit, document_header_limit
 from gateway.metrics import UNMATCHED, Metrics
 from gateway.readiness import ReadinessProbe
 from shared.application.board import Board
@@ -128,7 +129,7 @@ def create_app(
     metrics = Metrics()
     metrics.watch_commits(lambda: _committer_of(command_app))
     routes = [
-        *docs_routes(merge_openapi([api.openapi() for api in apis])),
+        *docs_routes(document_header_limit(merge_openapi([api.openapi() for api in apis]))),
         # The query API's pool: what it reads from is what readiness is about.
         *operations_routes(
             ReadinessProbe(settings, READ_PROJECTIONS, lambda: query_app.state.engine), metrics
@@ -143,4 +144,4 @@ def create_app(
     table = RouteTable([endpoint for api in apis for endpoint in endpoints_of(api)])
     own_paths = frozenset(route.path for route in routes if isinstance(route, Route))
     gateway = Gateway(table, operations, metrics, own_paths)
-    return BodyLimit(gateway, settings.max_request_body_bytes)
+    return HeaderLimit(BodyLimit(gateway, settings.max_request_body_bytes))

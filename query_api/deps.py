@@ -14,7 +14,7 @@ from query_api.watermarks import WatermarkWatcher
 from shared.clock import Clock
 from shared.http.auth import app_settings
 from shared.http.errors import ApiError
-from shared.integration.names import MIN_POSITION_HEADER
+from shared.integration.names import MAX_POSITION, MIN_POSITION_HEADER
 
 
 def app_clock(request: Request) -> Clock:
@@ -51,6 +51,7 @@ async def asked_position(
         Header(
             alias=MIN_POSITION_HEADER,
             ge=0,
+            le=MAX_POSITION,
             description="Дождаться, пока чтение отразит все события до этой позиции.",
         ),
     ] = None,

@@ -38,6 +38,9 @@ _c = events.c
 # A `+` in a query string arrives as a space: `…T10:00:00 03:00` means `…T10:00:00+03:00`.
 _SPACE_FOR_PLUS = re.compile(r"^(\S+) (\d{2}(?::?\d{2})?)$")
 _ISO_DAY = re.compile(r"\d{4}-\d{2}-\d{2}")
+# How websearch_to_tsquery splits its text: words (which end only at a space, a quote or an
+# operator character) and the gaps between them, where a `-` is a NOT.
+_WORD_OR_GAP = re.compile(r'(?P<word>[^-\s!&|()<"][^\s!&|()<"]*)|(?P<gap>[-\s!&|()<]+)')
 
 
 def _comma_list(value: Any) -> Any:
@@ -54,6 +57,24 @@ def _plus_from_space(value: Any) -> Any:
     return value
 
 
+def search_text(text: str) -> str:
+    """The same query with each run of negations cut to what its parity means.
+
+    `websearch_to_tsquery` reads every `-` between words as a NOT, skipping spaces and
+    operator characters between them (a `-` after a word's first letter is part of the
+    word); more than about thirty NOTs in a row overflow its operator stack, an error rather
+    than an answer. NOT NOT is no NOT, so such a run keeps one `-` or none.
+    """
+    return _WORD_OR_GAP.sub(_negation_parity, text)
+
+
+def _negation_parity(match: re.Match[str]) -> str:
+    gap = match.group("gap")
+    if gap is None or gap.count("-") < 2:
+        return match.group()
+    return " " + "-" * (gap.count("-") % 2)
+
+
 def _iso_day(value: Any) -> Any:
     # Pydantic would also read a number as seconds since 1970; the contract says YYYY-MM-DD.
     if isinstance(value, str) and not _ISO_DAY.fullmatch(value.strip()):
@@ -65,8 +86,16 @@ Text = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max
 Day = Annotated[date, BeforeValidator(_iso_day)]
 QueryDatetime = Annotated[AwareDatetime, BeforeValidator(_plus_from_space), AfterValidator(in_utc)]
 # A decimal, so it reaches PostgreSQL as `numeric` like the column: a float would be sent
-# as `double precision`, the column cast to it, and its index left unused.
-Rating = Annotated[Decimal, Field(ge=0, le=5, allow_inf_nan=False)]
+# as `double precision`, the column cast to it, and its index left unused. Its places are
+# bounded, as PostgreSQL bounds a `numeric`'s scale (`1e-20000` is a number it cannot hold);
+# twenty are more than any float a client prints. Pydantic counts places without trailing
+# zeros, so the value is sent as normalized too (`0e-99999` is 0, `5.000…` is 5).
+RATING_DECIMAL_PLACES = 20
+Rating = Annotated[
+    Decimal,
+    Field(ge=0, le=5, allow_inf_nan=False, decimal_places=RATING_DECIMAL_PLACES),
+    AfterValidator(Decimal.normalize),
+]
 
 
 class EventFilters(RequestModel):
@@ -98,7 +127,9 @@ class EventFilters(RequestModel):
     min_organizer_rating: Rating | None = Field(
         None, description="Средняя оценка организатора по всем его мероприятиям не ниже"
     )
-    search: Text | None = Field(None, description="Полнотекстовый поиск (русский и английский)")
+    search: Annotated[Text, AfterValidator(search_text)] | None = Field(
+        None, description="Полнотекстовый поиск (русский и английский)"
+    )
 
     def conditions(self) -> list[ColumnElement[bool]]:
         found: list[ColumnElement[bool] | None] = [

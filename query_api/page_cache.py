@@ -22,7 +22,7 @@ from starlette.datastructures import Headers
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from query_api.watermarks import WatermarkWatcher
-from shared.integration.names import EVENTS_PROJECTION, MIN_POSITION_HEADER
+from shared.integration.names import EVENTS_PROJECTION, MIN_POSITION_HEADER, header_position
 
 # What the kept pages may hold in all (bytes); the least recently used go first. Bounded by
 # size, not number: a hundred-item page weighs as much as a hundred small ones. A page
@@ -135,10 +135,8 @@ class PageCache:
         headers = Headers(scope=scope)
         if "authorization" in headers:
             return None
-        asked = headers.get(MIN_POSITION_HEADER, "0")
-        # Anything but ASCII digits is the app's to refuse with a 400 (a header is read as
-        # Latin-1, whose "²" is a digit to `isdigit` and not a number to `int`).
-        return int(asked) if asked.isascii() and asked.isdigit() else None
+        # Anything but a position is the app's to refuse with a 400.
+        return header_position(headers.get(MIN_POSITION_HEADER, "0"))
 
     def _usable(self, page: _Page, asked: int) -> bool:
         return time.monotonic() - page.taken_at < self._seconds and page.position >= asked

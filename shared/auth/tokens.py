@@ -97,7 +97,11 @@ def decode_access_token(settings: Settings, token: str) -> Caller:
 
 def decode_refresh_token(settings: Settings, token: str) -> RefreshToken:
     claims = _decode(settings, token, REFRESH_TYPE, required=["jti"])
-    expires_at = datetime.fromtimestamp(claims["exp"], UTC)
+    try:
+        expires_at = datetime.fromtimestamp(claims["exp"], UTC)
+    except (OverflowError, OSError, ValueError):
+        # pyjwt checked `exp` is a number in the future, not that a datetime can hold it.
+        raise InvalidToken from None
     return RefreshToken(token, _uuid(claims["sub"]), _uuid(claims["jti"]), expires_at)
 
 

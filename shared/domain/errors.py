@@ -116,6 +116,13 @@ class EventAlreadyStarted(RuleViolated):
     detail = "Мероприятие уже началось, бронь отменить нельзя."
 
 
+class StartedEventNotMovable(RuleViolated):
+    """Moving a started event would reopen bookings and cancellations beside its ratings."""
+
+    code = "event_already_started"
+    detail = "Мероприятие уже началось, время начала изменить нельзя."
+
+
 class EventNotPast(RuleViolated):
     code = "event_not_past"
     detail = "Оценить можно только состоявшееся мероприятие, которое не было отменено."

@@ -41,6 +41,7 @@ from shared.domain.errors import (
     NotWaitlisted,
     SeatsAvailable,
     SeatsBelowBooked,
+    StartedEventNotMovable,
     StartTimeInPast,
 )
 
@@ -255,6 +256,9 @@ class Event(Aggregate):
         if effective and self.status != UPCOMING:
             raise InvalidStatusTransition("Изменять можно только предстоящее мероприятие.")
         if "start_time" in effective:
+            # Its participants may have rated it; moved ahead they could cancel and book.
+            if self.has_started(now):
+                raise StartedEventNotMovable
             check_start_time_in_future(effective["start_time"], now)
         if "seats" in effective and effective["seats"] < self.booked_count:
             raise SeatsBelowBooked

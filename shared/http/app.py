@@ -25,11 +25,17 @@ class ApiApp(FastAPI):
 
 
 def document_validation_errors(schema: dict[str, Any]) -> None:
-    """Replace FastAPI's 422 answers by our 400 with the error shape; safe to run twice."""
+    """Replace FastAPI's 422 answers by our 400 with the error shape; safe to run twice.
+
+    A 422 a route documents itself (a reused `Idempotency-Key`) stays, and FastAPI then
+    adds none of its own: any operation that takes input may answer 400.
+    """
     for operations in schema.get("paths", {}).values():
         for operation in operations.values():
             responses = operation.get("responses", {})
-            if responses.pop("422", None) is not None:
+            if _is_framework_validation(responses.get("422")):
+                del responses["422"]
+            if operation.get("parameters") or operation.get("requestBody"):
                 responses.setdefault(
                     "400",
                     {
@@ -43,6 +49,11 @@ def document_validation_errors(schema: dict[str, Any]) -> None:
     schemas.setdefault(
         "ErrorBody", ErrorBody.model_json_schema(ref_template="#/components/schemas/{model}")
     )
+
+
+def _is_framework_validation(response: dict[str, Any] | None) -> bool:
+    schema = (response or {}).get("content", {}).get("application/json", {}).get("schema", {})
+    return str(schema.get("$ref", "")).endswith("/HTTPValidationError")
 
 
 def create_api_app(settings: Settings, *, title: str, lifespan: Lifespan[Any]) -> FastAPI:

@@ -114,6 +114,7 @@ FRAMEWORK_ERRORS: dict[int, tuple[str, str]] = {
     405: ("method_not_allowed", "Метод не разрешён."),
     413: ("request_too_large", "Слишком большой запрос."),
     415: ("unsupported_media_type", "Неподдерживаемый тип данных."),
+    431: ("request_header_fields_too_large", "Слишком большие заголовки запроса."),
 }
 
 

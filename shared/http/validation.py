@@ -31,6 +31,8 @@ _MESSAGES: dict[str, str] = {
     "decimal_type": "Требуется число.",
     "decimal_parsing": "Требуется число.",
     "finite_number": "Требуется конечное число.",
+    "decimal_max_places": "Не более {decimal_places} знаков после запятой.",
+    "string_pattern_mismatch": "Недопустимые символы.",
     "bool_type": "Требуется логическое значение.",
     "bool_parsing": "Требуется логическое значение.",
     "greater_than_equal": "Убедитесь, что это значение больше либо равно {ge}.",

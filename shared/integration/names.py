@@ -22,6 +22,22 @@ READ_PROJECTIONS = (EVENTS_PROJECTION, USERS_PROJECTION, NOTIFIER_PROJECTION)
 # A write answers with the position of its last domain event; a read waits for one.
 POSITION_HEADER = "X-Event-Position"
 MIN_POSITION_HEADER = "X-Min-Position"
+# Positions are PostgreSQL `bigint`s: a larger one names no event that can ever exist.
+MAX_POSITION = 2**63 - 1
+
+
+def header_position(value: str) -> int | None:
+    """The position a header's plain ASCII digits name, or None for anything else.
+
+    Read without `int` on text of any length: Python refuses to convert more than 4 300
+    digits (an error, not a number), and a position past `MAX_POSITION` is no position.
+    """
+    digits = value.lstrip("0")
+    if not (value.isascii() and value.isdigit()) or len(digits) > len(str(MAX_POSITION)):
+        return None
+    position = int(digits or "0")
+    return position if position <= MAX_POSITION else None
+
 
 # PostgreSQL channels: a commit that wrote outbox rows wakes the relay; the relay's
 # acknowledged batch wakes the consumers (payload: a `PublishedNotice`); a consumer that

@@ -7,7 +7,9 @@ creating their own events and users.
 from __future__ import annotations
 
 from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
+from typing import Any
 from uuid import uuid4
 
 import httpx
@@ -24,23 +26,33 @@ from tests.conftest import fresh_database, settings_for
 from tests.e2e.browser import CHROMIUM_ARGS, OfflineGuard, find_chromium
 
 
-@pytest.fixture(scope="package")
-def stack(postgres_server_url: str, kafka_bootstrap: str) -> Iterator[Stack]:
+@contextmanager
+def running_stack(
+    postgres_server_url: str, kafka_bootstrap: str, **overrides: Any
+) -> Iterator[Stack]:
+    """A stack of `board up` on a database and topics of its own, stopped afterwards."""
     with fresh_database(postgres_server_url) as url:
         settings = settings_for(url, kafka_bootstrap)
         set_up(settings)
-        # These tests prove the path, not its speed: a loaded machine may take its time.
-        # The status sweep runs every second and finishes an event once it has started, so
-        # a test can make a flood of status changes without waiting hours.
-        patient = replace_settings(
-            settings,
-            port=0,
-            consistency_wait_seconds=30.0,
-            status_sweep_seconds=1.0,
-            finish_after_seconds=0.0,
-        )
-        with Stack(patient, console=Console(stderr=True)) as running:
+        with Stack(
+            replace_settings(settings, port=0, **overrides), console=Console(stderr=True)
+        ) as running:
             yield running
+
+
+@pytest.fixture(scope="package")
+def stack(postgres_server_url: str, kafka_bootstrap: str) -> Iterator[Stack]:
+    # These tests prove the path, not its speed: a loaded machine may take its time.
+    # The status sweep runs every second and finishes an event once it has started, so
+    # a test can make a flood of status changes without waiting hours.
+    with running_stack(
+        postgres_server_url,
+        kafka_bootstrap,
+        consistency_wait_seconds=30.0,
+        status_sweep_seconds=1.0,
+        finish_after_seconds=0.0,
+    ) as running:
+        yield running
 
 
 @pytest.fixture

@@ -286,6 +286,21 @@ async def test_an_event_created_again_with_its_key_gets_the_first_answer_and_its
     assert first.headers["Location"] == f"/api/events/{first.json()['id']}/"
 
 
+@pytest.mark.parametrize("key", [b"k\x00", "ключ".encode(), b"k\tk", b"k\x7f"])
+@pytest.mark.parametrize("action", ["book", "cancel_booking"])
+async def test_a_key_of_anything_but_printable_ascii_is_a_validation_error(
+    board_api: BoardApi, users: Users, key: bytes, action: str
+) -> None:
+    # A NUL reached the key's text column: PostgreSQL refuses it, and the write answered 500.
+    event_id = await create_event(board_api, users, seats=5)
+    keyed = [*users.guest().items(), ("Idempotency-Key", key)]
+
+    response = await board_api.http.post(f"/api/events/{event_id}/{action}/", headers=keyed)
+
+    assert code(response) == (400, "validation_error")
+    assert list(response.json()["errors"]) == ["Idempotency-Key"]
+
+
 async def test_a_write_sent_again_with_its_key_gets_the_first_answer(
     board_api: BoardApi, users: Users
 ) -> None:

@@ -193,7 +193,10 @@ async def test_a_read_the_projection_never_reaches_is_lagging(
     assert int(response.headers["Retry-After"]) >= 1
 
 
-@pytest.mark.parametrize("position", ["abc", "-1", "1.5"])
+MALFORMED_POSITIONS = ["abc", "-1", "1.5", str(2**63), "1" * 5_000]
+
+
+@pytest.mark.parametrize("position", MALFORMED_POSITIONS)
 async def test_a_malformed_min_position_is_a_validation_error(
     read_client: AsyncClient, position: str
 ) -> None:
@@ -298,6 +301,18 @@ async def test_a_signed_in_or_malformed_read_is_never_answered_from_the_page_cac
     assert len(signed.json()["results"]) == 2
     assert bad_token.status_code == 401
     assert bad_position.status_code == 400
+
+
+@pytest.mark.parametrize("position", MALFORMED_POSITIONS)
+@pytest.mark.parametrize("path", ["/api/events/", "/api/tags/"])
+async def test_the_page_cache_leaves_a_malformed_min_position_to_the_api_to_refuse(
+    caching_client: AsyncClient, path: str, position: str
+) -> None:
+    # More than 4 300 digits are no number to Python's `int`: an error, not a 400, if read so.
+    response = await caching_client.get(path, headers={"X-Min-Position": position})
+
+    assert response.status_code == 400
+    assert list(response.json()["errors"]) == ["X-Min-Position"]
 
 
 async def test_the_answers_encoded_straight_from_the_views_are_what_the_models_document(

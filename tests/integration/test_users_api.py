@@ -368,3 +368,18 @@ async def test_anonymous_me_is_not_authenticated(board_api: BoardApi) -> None:
 
     assert response.status_code == 401
     assert response.json()["code"] == "not_authenticated"
+
+
+async def test_a_refresh_token_expiring_past_the_calendar_is_not_valid(
+    board_api: BoardApi, settings: Settings
+) -> None:
+    # Signed with the secret itself: pyjwt accepts the far future, a datetime cannot hold it.
+    ann = await board_api.account("ann")
+    now = datetime.now(UTC)
+    claims = {"sub": ann.id, "type": "refresh", "iat": now, "exp": 10**30, "jti": str(uuid4())}
+    forged = jwt.encode(claims, settings.secret_key, algorithm="HS256")
+
+    response = await board_api.http.post("/api/users/token/refresh/", json={"refresh": forged})
+
+    assert response.status_code == 401
+    assert response.json()["code"] == "token_not_valid"

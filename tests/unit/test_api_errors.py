@@ -29,7 +29,7 @@ from shared.domain.errors import (
     SeatsBelowBooked,
 )
 from shared.http.app import create_api_app
-from shared.http.errors import ApiError
+from shared.http.errors import ApiError, ErrorBody
 from shared.settings import Settings
 
 
@@ -153,3 +153,18 @@ def test_the_documented_contract_answers_400_never_422() -> None:
         "$ref": "#/components/schemas/ErrorBody"
     }
     assert "HTTPValidationError" not in document["components"]["schemas"]
+
+
+def test_a_422_a_route_documents_itself_stays_beside_the_400() -> None:
+    app = create_api_app(Settings(), title="test", lifespan=no_lifespan)
+
+    @app.post("/items/", responses={422: {"model": ErrorBody, "description": "Ключ занят"}})
+    async def add_item(page: int = 1) -> list[int]:
+        return [page]
+
+    responses = app.openapi()["paths"]["/items/"]["post"]["responses"]
+
+    assert responses["422"]["description"] == "Ключ занят"
+    assert responses["400"]["content"]["application/json"]["schema"] == {
+        "$ref": "#/components/schemas/ErrorBody"
+    }

@@ -455,3 +455,17 @@ def test_the_view_shows_the_viewers_booking_and_no_average_until_rated() -> None
     assert (alice.is_booked, bob.is_booked, anonymous.is_booked) == (True, False, False)
     assert (alice.booked_count, alice.avg_rating, alice.rating_count) == (1, None, 0)
     assert alice.tags == ("музыка",)
+
+
+def test_a_started_event_keeps_its_start_so_its_ratings_stay_with_its_participants() -> None:
+    # Moved ahead, it would reopen cancellations: a rater could leave and keep the rating.
+    event = scheduled_event()
+    book(event)
+    event.rate(user_id=ALICE, score=5, now=START)
+    event.collect_events()
+
+    with pytest.raises(errors.StartedEventNotMovable):
+        edit(event, {"start_time": START + timedelta(days=1)}, staff=True, at=START)
+
+    assert event.start_time == START
+    assert not event.collect_events()

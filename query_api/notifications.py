@@ -4,11 +4,18 @@ from __future__ import annotations
 
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Depends, Query, Request
+from fastapi import APIRouter, Depends, Header, Query, Request
+from sqlalchemy.ext.asyncio import AsyncEngine
 
 from query_api.deps import Pagination, ReadConnection, fresh_read_of
+from query_api.notification_stream import (
+    EventStreamResponse,
+    StreamHub,
+    last_event_id,
+    notification_events,
+)
 from query_api.pagination import Page
-from shared.http.auth import CurrentUser
+from shared.http.auth import CurrentUser, access_store, app_settings
 from shared.http.errors import ErrorBody
 from shared.http.notifications import NotificationId, NotificationOut
 from shared.integration.names import NOTIFIER_PROJECTION
@@ -44,6 +51,44 @@ async def list_notifications(
             conn, caller.id, unread, offset=pages.offset, limit=pages.size
         ),
     )
+
+
+# Declared before `/{notification_id}/`, which would take `stream` for an id.
+@router.get(
+    "/stream/",
+    summary="Новые уведомления по мере появления (server-sent events)",
+    response_class=EventStreamResponse,
+    status_code=200,
+    responses={
+        200: {
+            "content": {"text/event-stream": {"schema": {"type": "string"}}},
+            "description": "`id:` — id уведомления, `event: notification`, `data:` — уведомление"
+            " (JSON, как GET /api/notifications/{id}/); комментарий `: ping` каждые 15 с",
+        }
+    },
+)
+async def notification_stream(
+    request: Request,
+    caller: CurrentUser,
+    last_seen: Annotated[
+        str | None,
+        Header(
+            alias="Last-Event-ID",
+            description="Продолжить после этого уведомления (пропущенные придут первыми)",
+        ),
+    ] = None,
+) -> EventStreamResponse:
+    engine: AsyncEngine = request.app.state.engine
+    hub: StreamHub = request.app.state.stream_hub
+    events = notification_events(
+        engine,
+        hub,
+        access_store(request),
+        caller.id,
+        last_event_id(last_seen),
+        app_settings(request).stream_heartbeat_seconds,
+    )
+    return EventStreamResponse(events)
 
 
 @router.get("/{notification_id}/", summary="Уведомление", response_model=NotificationOut)

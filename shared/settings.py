@@ -95,6 +95,8 @@ class Settings(BaseSettings):
     password_hash_memory_kib: int = Field(default=65536, ge=8)
     # `/readyz` fails once an event has waited this long for a projection the API reads.
     readiness_max_lag_seconds: float = Field(default=30.0, gt=0)
+    # A comment on every open notification stream this often, so proxies keep it open.
+    stream_heartbeat_seconds: float = Field(default=15.0, gt=0)
 
     # --- The write side (the command API, and the workers' own commands). ---
     edit_window_seconds: float = Field(default=3600.0, ge=0)

@@ -149,6 +149,20 @@ class BoardApi:
             "/api/users/login/", json={"username": username, "password": password}
         )
 
+    async def create_event(self, organizer: Account, **overrides: Any) -> Response:
+        """An event created through the API (a lecture in Kazan unless `overrides` say else)."""
+        body = {
+            "title": "Лекция",
+            "description": "О событиях",
+            "start_time": "2030-12-01T18:00:00Z",
+            "timezone": "Europe/Moscow",
+            "location": "Казань",
+            **overrides,
+        }
+        response = await self.http.post("/api/events/", json=body, headers=organizer.headers)
+        assert response.status_code == 201, response.text
+        return response
+
     async def account(self, username: str, *, staff: bool = False) -> Account:
         """A registered user (staff if asked), logged in."""
         registered = await self.register(username)

@@ -15,6 +15,7 @@ import asyncio
 import contextlib
 import logging
 from collections.abc import AsyncGenerator, Iterable, Iterator
+from dataclasses import dataclass
 from uuid import UUID
 
 import msgspec
@@ -48,18 +49,17 @@ class StreamHub:
     def open_streams(self) -> int:
         return sum(len(streams) for streams in self._streams.values())
 
-    @contextlib.contextmanager
-    def subscribed(self, user_id: UUID) -> Iterator[asyncio.Event]:
-        """A signal set whenever the user may have new notifications, while the block runs."""
+    def subscribe(self, user_id: UUID) -> asyncio.Event:
+        """A signal set whenever the user may have new notifications, until unsubscribed."""
         woken = asyncio.Event()
         self._streams.setdefault(user_id, set()).add(woken)
-        try:
-            yield woken
-        finally:
-            streams = self._streams[user_id]
-            streams.discard(woken)
-            if not streams:
-                del self._streams[user_id]
+        return woken
+
+    def unsubscribe(self, user_id: UUID, woken: asyncio.Event) -> None:
+        streams = self._streams.get(user_id, set())
+        streams.discard(woken)
+        if not streams:
+            self._streams.pop(user_id, None)
 
     def start(self) -> None:
         self._task = asyncio.create_task(self._run(), name="notification-listener")
@@ -106,41 +106,68 @@ def last_event_id(header: str | None) -> UUID | None:
         return None
 
 
-async def notification_events(
-    engine: AsyncEngine,
-    hub: StreamHub,
-    access: AccessStore,
-    user_id: UUID,
-    resume_after: UUID | None,
-    heartbeat_seconds: float,
-) -> AsyncGenerator[bytes]:
-    """The stream's bytes: what came after `resume_after` (a notification id), else only
-    what comes from now on, then each new notification as it becomes visible; a comment
-    when nothing was sent for `heartbeat_seconds`. Ends once the user may no longer call."""
-    with hub.subscribed(user_id) as woken:
-        async with engine.connect() as conn:
-            cursor = (
-                None if resume_after is None else await views.seq_of(conn, user_id, resume_after)
-            )
-            if cursor is None:
-                cursor = await views.last_seq(conn, user_id)
-        while True:
-            woken.clear()
+@dataclass
+class NotificationStream:
+    """One client's stream: subscribed, and its cursor taken, before its answer starts, so
+    whatever becomes visible once the client has the answer's headers is sent to it."""
+
+    engine: AsyncEngine
+    hub: StreamHub
+    access: AccessStore
+    user_id: UUID
+    heartbeat_seconds: float
+    woken: asyncio.Event
+    cursor: int
+
+    @classmethod
+    async def open(
+        cls,
+        engine: AsyncEngine,
+        hub: StreamHub,
+        access: AccessStore,
+        user_id: UUID,
+        resume_after: UUID | None,
+        heartbeat_seconds: float,
+    ) -> NotificationStream:
+        """After `resume_after` (a notification id of the user's), else from now on."""
+        woken = hub.subscribe(user_id)
+        try:
             async with engine.connect() as conn:
-                batch = await views.notifications_after(conn, user_id, cursor, limit=BATCH)
+                cursor = None
+                if resume_after is not None:
+                    cursor = await views.seq_of(conn, user_id, resume_after)
+                if cursor is None:
+                    cursor = await views.last_seq(conn, user_id)
+        except BaseException:
+            hub.unsubscribe(user_id, woken)
+            raise
+        return cls(engine, hub, access, user_id, heartbeat_seconds, woken, cursor)
+
+    async def events(self) -> AsyncGenerator[bytes]:
+        """Each notification after the cursor as it becomes visible; a comment when nothing
+        was sent for `heartbeat_seconds`. Ends once the user may no longer call."""
+        while True:
+            self.woken.clear()
+            async with self.engine.connect() as conn:
+                batch = await views.notifications_after(
+                    conn, self.user_id, self.cursor, limit=BATCH
+                )
             for seq, shown in batch:
                 yield _event(shown)
-                cursor = seq
+                self.cursor = seq
             if len(batch) == BATCH:
                 continue
             try:
-                async with asyncio.timeout(heartbeat_seconds):
-                    await woken.wait()
+                async with asyncio.timeout(self.heartbeat_seconds):
+                    await self.woken.wait()
             except TimeoutError:
                 yield HEARTBEAT
-            allowed = await access.get(user_id)
+            allowed = await self.access.get(self.user_id)
             if allowed is None or not allowed.is_active:
                 return
+
+    def close(self) -> None:
+        self.hub.unsubscribe(self.user_id, self.woken)
 
 
 def _event(shown: dict[str, object]) -> bytes:
@@ -156,12 +183,16 @@ class EventStreamResponse(StreamingResponse):
 
     media_type = "text/event-stream"
 
-    def __init__(self, events: AsyncGenerator[bytes]) -> None:
-        super().__init__(events, headers={"Cache-Control": "no-cache", "X-Accel-Buffering": "no"})
-        self._events = events
+    def __init__(self, stream: NotificationStream) -> None:
+        self._events = stream.events()
+        self._stream = stream
+        super().__init__(
+            self._events, headers={"Cache-Control": "no-cache", "X-Accel-Buffering": "no"}
+        )
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         try:
             await super().__call__(scope, receive, send)
         finally:
             await self._events.aclose()
+            self._stream.close()

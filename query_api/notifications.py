@@ -10,9 +10,9 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 from query_api.deps import Pagination, ReadConnection, fresh_read_of
 from query_api.notification_stream import (
     EventStreamResponse,
+    NotificationStream,
     StreamHub,
     last_event_id,
-    notification_events,
 )
 from query_api.pagination import Page
 from shared.http.auth import CurrentUser, access_store, app_settings
@@ -80,7 +80,7 @@ async def notification_stream(
 ) -> EventStreamResponse:
     engine: AsyncEngine = request.app.state.engine
     hub: StreamHub = request.app.state.stream_hub
-    events = notification_events(
+    stream = await NotificationStream.open(
         engine,
         hub,
         access_store(request),
@@ -88,7 +88,7 @@ async def notification_stream(
         last_event_id(last_seen),
         app_settings(request).stream_heartbeat_seconds,
     )
-    return EventStreamResponse(events)
+    return EventStreamResponse(stream)
 
 
 @router.get("/{notification_id}/", summary="Уведомление", response_model=NotificationOut)

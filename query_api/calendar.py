@@ -5,20 +5,17 @@ from __future__ import annotations
 from typing import Any
 
 from fastapi import APIRouter, Depends, Request, Response
-from sqlalchemy.ext.asyncio import AsyncEngine
 
 from query_api import calendar_queries as queries
 from query_api.calendar_entries import MEDIA_TYPE, calendar_of
 from query_api.deps import ReadConnection, fresh_read_of
-from query_api.feed_cache import FeedCache
+from query_api.feeds import Feeds
 from shared.domain.errors import EventNotFound, NotFound
 from shared.http.auth import CurrentUser, optional_caller
-from shared.http.calendar_feeds import CalendarFeed, feed_answer, feed_tokens
+from shared.http.calendar_feeds import CalendarFeed, feed_answer
 from shared.http.errors import ErrorBody
 from shared.http.events import EventId
 from shared.integration.names import EVENTS_PROJECTION
-
-FEED_NAME = "Афиша: мои бронирования"
 
 router = APIRouter(
     prefix="/api",
@@ -77,20 +74,8 @@ async def my_calendar(
     },
 )
 async def calendar_feed(request: Request, token: str) -> Response:
-    claimed = feed_tokens(request).claimed_user(token)
-    if claimed is None:
+    feeds: Feeds = request.app.state.feeds
+    body = await feeds.body(token, str(request.base_url))
+    if body is None:
         raise FeedNotFound
-    user_id, mac = claimed
-    engine: AsyncEngine = request.app.state.engine
-    cache: FeedCache = request.app.state.feed_cache
-    async with engine.connect() as conn:
-        generation, version = await queries.feed_state(conn, user_id)
-        if not feed_tokens(request).verifies(user_id, mac, generation):
-            raise FeedNotFound
-        key = (user_id, generation, str(request.base_url))
-        body = cache.get(key, version)
-        if body is None:
-            rows = await queries.feed_entries(conn, user_id)
-            body = calendar_of(rows, str(request.base_url), FEED_NAME)
-            cache.keep(key, version, body)
     return Response(body, media_type=MEDIA_TYPE)

@@ -20,15 +20,11 @@ _GENERATION = select(calendar_feeds.c.generation).where(calendar_feeds.c.user_id
 _EVENT_ENTRY = select(*_ENTRY).where(
     events.c.id == bindparam("event_id"), events.c.status != DELETED_STATUS
 )
-# The feed's generation, and a version of its content: every change to a booked event or to
-# the bookings moves some event's row to a new, higher position, so (count, highest position)
-# of the booked rows changes whenever what the feed shows does.
-_FEED_STATE = (
-    select(
-        func.coalesce(_GENERATION.scalar_subquery(), 0),
-        func.count(),
-        func.coalesce(func.max(events.c.position), 0),
-    )
+# A version of a feed's content: every change to a booked event or to the bookings moves some
+# event's row to a new, higher position, so (count, highest position) of the booked rows
+# changes whenever what the feed shows does.
+_FEED_VERSION = (
+    select(func.count(), func.coalesce(func.max(events.c.position), 0))
     .select_from(_BOOKED)
     .where(*_OF_USER)
 )
@@ -45,10 +41,10 @@ async def feed_generation(conn: AsyncConnection, user_id: UUID) -> int:
     return int(await conn.scalar(_GENERATION, {"user_id": user_id}) or 0)
 
 
-async def feed_state(conn: AsyncConnection, user_id: UUID) -> tuple[int, tuple[int, int]]:
-    """The user's feed generation, and the version of what their feed shows."""
-    row = (await conn.execute(_FEED_STATE, {"user_id": user_id})).one()
-    return int(row[0]), (int(row[1]), int(row[2]))
+async def feed_version(conn: AsyncConnection, user_id: UUID) -> tuple[int, int]:
+    """The version of what the user's feed shows."""
+    row = (await conn.execute(_FEED_VERSION, {"user_id": user_id})).one()
+    return int(row[0]), int(row[1])
 
 
 async def feed_entries(conn: AsyncConnection, user_id: UUID) -> Sequence[RowMapping]:

@@ -23,18 +23,10 @@ from urllib.parse import urlsplit
 
 import harness
 import httpx
-from listing import http_load
+from listing import COLUMNS, http_load
 from loadgen import ConnectionPool, event_body, json_headers
 
 NAME = "calendar_feed"
-COLUMNS = {
-    "per_s": "req/s",
-    "p50_ms": "p50 ms",
-    "p95_ms": "p95 ms",
-    "p99_ms": "p99 ms",
-    "max_ms": "max ms",
-    "errors": "errors",
-}
 TARGET_PER_S = 1_000
 
 

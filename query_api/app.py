@@ -58,6 +58,7 @@ def create_app(
     app.include_router(events.router)
     app.include_router(tags.router)
     app.include_router(users.router)
+    app.include_router(notifications.stream_router)
     app.include_router(notifications.router)
     app.include_router(calendar.router)
     return app

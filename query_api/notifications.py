@@ -53,8 +53,32 @@ async def list_notifications(
     )
 
 
-# Declared before `/{notification_id}/`, which would take `stream` for an id.
-@router.get(
+@router.get("/{notification_id}/", summary="Уведомление", response_model=NotificationOut)
+async def get_notification(
+    notification_id: NotificationId, caller: CurrentUser, conn: ReadConnection
+) -> dict[str, Any]:
+    found = await views.notification_of(conn, caller.id, notification_id)
+    if found is None:
+        raise NotificationNotFound
+    return found
+
+
+# Its answer is an event stream, but its errors are JSON like everywhere: documented by hand,
+# since a response `model` would take the stream's media type. Included before `router`,
+# whose `/{notification_id}/` would take `stream` for an id.
+stream_router = APIRouter(
+    prefix="/api/notifications",
+    tags=["notifications"],
+    dependencies=[Depends(fresh_read_of(NOTIFIER_PROJECTION))],
+)
+
+
+def _json_error(description: str) -> dict[str, Any]:
+    schema = {"$ref": "#/components/schemas/ErrorBody"}
+    return {"description": description, "content": {"application/json": {"schema": schema}}}
+
+
+@stream_router.get(
     "/stream/",
     summary="Новые уведомления по мере появления (server-sent events)",
     response_class=EventStreamResponse,
@@ -64,7 +88,9 @@ async def list_notifications(
             "content": {"text/event-stream": {"schema": {"type": "string"}}},
             "description": "`id:` — id уведомления, `event: notification`, `data:` — уведомление"
             " (JSON, как GET /api/notifications/{id}/); комментарий `: ping` каждые 15 с",
-        }
+        },
+        401: _json_error("Нет токена или токен недействителен"),
+        503: _json_error("Чтение отстаёт или база недоступна"),
     },
 )
 async def notification_stream(
@@ -89,13 +115,3 @@ async def notification_stream(
         app_settings(request).stream_heartbeat_seconds,
     )
     return EventStreamResponse(stream)
-
-
-@router.get("/{notification_id}/", summary="Уведомление", response_model=NotificationOut)
-async def get_notification(
-    notification_id: NotificationId, caller: CurrentUser, conn: ReadConnection
-) -> dict[str, Any]:
-    found = await views.notification_of(conn, caller.id, notification_id)
-    if found is None:
-        raise NotificationNotFound
-    return found

@@ -86,7 +86,8 @@ class Settings(BaseSettings):
     port: int = Field(default=8000, ge=0, le=65535)
     access_log: bool = False
     consistency_wait_seconds: float = Field(default=5.0, gt=0)
-    # How long an anonymous listing page, and any listing's `count`, may be reused (0: never).
+    # How long an anonymous listing page, any listing's `count` and a calendar feed's version
+    # may be reused (0: never).
     listing_cache_seconds: float = Field(default=1.0, ge=0)
     access_token_seconds: int = Field(default=15 * 60, gt=0)
     refresh_token_seconds: int = Field(default=7 * 24 * 3600, gt=0)

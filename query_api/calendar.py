@@ -58,10 +58,9 @@ async def event_calendar(request: Request, event_id: EventId, conn: ReadConnecti
     summary="Адрес моей ленты бронирований",
     response_model=CalendarFeed,
 )
-async def my_calendar(
-    request: Request, caller: CurrentUser, conn: ReadConnection
-) -> dict[str, Any]:
-    return feed_answer(request, caller.id, await queries.feed_generation(conn, caller.id))
+async def my_calendar(request: Request, caller: CurrentUser) -> dict[str, Any]:
+    feeds: Feeds = request.app.state.feeds
+    return feed_answer(request, caller.id, await feeds.generation(caller.id))
 
 
 @router.get(

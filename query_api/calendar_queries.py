@@ -9,13 +9,12 @@ from sqlalchemy import BindParameter, RowMapping, bindparam, func, select
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from query_api.calendar_entries import ENTRY_COLUMNS
-from shared.read_model.schema import DELETED_STATUS, bookings, calendar_feeds, events
+from shared.read_model.schema import DELETED_STATUS, bookings, events
 
 _ENTRY = [events.c[name] for name in ENTRY_COLUMNS]
 _USER: BindParameter[UUID] = bindparam("user_id")
 _BOOKED = bookings.join(events, events.c.id == bookings.c.event_id)
 _OF_USER = (bookings.c.user_id == _USER, events.c.status != DELETED_STATUS)
-_GENERATION = select(calendar_feeds.c.generation).where(calendar_feeds.c.user_id == _USER)
 
 _EVENT_ENTRY = select(*_ENTRY).where(
     events.c.id == bindparam("event_id"), events.c.status != DELETED_STATUS
@@ -35,10 +34,6 @@ _FEED_ENTRIES = (
 
 async def event_entry(conn: AsyncConnection, event_id: UUID) -> RowMapping | None:
     return (await conn.execute(_EVENT_ENTRY, {"event_id": event_id})).mappings().first()
-
-
-async def feed_generation(conn: AsyncConnection, user_id: UUID) -> int:
-    return int(await conn.scalar(_GENERATION, {"user_id": user_id}) or 0)
 
 
 async def feed_version(conn: AsyncConnection, user_id: UUID) -> tuple[int, int]:

@@ -84,9 +84,7 @@ class Feeds:
         if claimed is None:
             return None
         user_id, mac = claimed
-        async with self._pool.connection() as conn:
-            row = await (await conn.execute(_GENERATION, (user_id,))).fetchone()
-        generation = 0 if row is None else int(row[0])
+        generation = await self.generation(user_id)
         if not self._tokens.verifies(user_id, mac, generation):
             return None
         key = (user_id, generation, base_url)
@@ -105,6 +103,12 @@ class Feeds:
         body = calendar_of(rows, base_url, FEED_NAME)
         self._keep(key, _Feed(version, body, now))
         return body
+
+    async def generation(self, user_id: UUID) -> int:
+        """The generation of the user's feed URL: only a token of this one is valid."""
+        async with self._pool.connection() as conn:
+            row = await (await conn.execute(_GENERATION, (user_id,))).fetchone()
+        return 0 if row is None else int(row[0])
 
     def _keep(self, key: _Key, feed: _Feed) -> None:
         self._forget(key)

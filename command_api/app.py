@@ -8,7 +8,7 @@ from contextlib import AsyncExitStack, asynccontextmanager
 from fastapi import FastAPI
 from starlette.concurrency import run_in_threadpool
 
-from command_api import events, notifications, tags, users
+from command_api import calendar_feeds, events, notifications, tags, users
 from command_api.session_tables import prepare_database
 from command_api.sessions import Sessions
 from command_api.writes import replayed
@@ -16,6 +16,7 @@ from shared.application.board import Board
 from shared.application.idempotency import Replayed
 from shared.application.passwords import PasswordsBusy
 from shared.auth.access_store import AccessStore
+from shared.auth.feed_tokens import FeedTokens
 from shared.clock import Clock
 from shared.http.app import create_api_app
 from shared.infra.database import api_engine, api_pool, event_store_env
@@ -64,4 +65,6 @@ def create_app(
     app.include_router(users.router)
     app.add_exception_handler(PasswordsBusy, users.passwords_busy)
     app.include_router(notifications.router)
+    app.include_router(calendar_feeds.router)
+    app.state.feed_tokens = FeedTokens.of(settings.secret_key)
     return app

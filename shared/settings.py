@@ -88,7 +88,8 @@ class Settings(BaseSettings):
     # Bodies over this many bytes are refused with 413 before they are read (1 MiB).
     max_request_body_bytes: int = Field(default=1024 * 1024, ge=1)
     consistency_wait_seconds: float = Field(default=5.0, gt=0)
-    # How long an anonymous listing page, and any listing's `count`, may be reused (0: never).
+    # How long an anonymous listing page, any listing's `count` and a calendar feed's version
+    # may be reused (0: never).
     listing_cache_seconds: float = Field(default=1.0, ge=0)
     access_token_seconds: int = Field(default=15 * 60, gt=0)
     refresh_token_seconds: int = Field(default=7 * 24 * 3600, gt=0)
@@ -101,6 +102,8 @@ class Settings(BaseSettings):
     password_hash_wait_seconds: float = Field(default=0.1, ge=0)
     # `/readyz` fails once an event has waited this long for a projection the API reads.
     readiness_max_lag_seconds: float = Field(default=30.0, gt=0)
+    # A comment on every open notification stream this often, so proxies keep it open.
+    stream_heartbeat_seconds: float = Field(default=15.0, gt=0)
 
     # --- The write side (the command API, and the workers' own commands). ---
     edit_window_seconds: float = Field(default=3600.0, ge=0)

@@ -85,6 +85,7 @@ def scheduled(envelope: Envelope, row: Row | None) -> Row:
         "waitlist_length": 0,
         "created_at": envelope.occurred_at,
         "updated_at": envelope.occurred_at,
+        "calendar_sequence": 0,
     }
 
 
@@ -93,8 +94,10 @@ def updated(envelope: Envelope, row: Row | None) -> Row:
     unknown = set(changes) - set(EDITABLE_FIELDS)
     if unknown:
         raise ValueError(f"fields that cannot change: {sorted(unknown)}")
-    changed = {**_existing(row), **columns(changes, changes)}
+    current = _existing(row)
+    changed = {**current, **columns(changes, changes)}
     changed["updated_at"] = envelope.occurred_at
+    changed["calendar_sequence"] = current["calendar_sequence"] + 1
     return changed
 
 
@@ -113,6 +116,12 @@ def _status_becomes(status: str) -> Handler:
         return {**_existing(row), "status": status, "updated_at": envelope.occurred_at}
 
     return handle
+
+
+def cancelled(envelope: Envelope, row: Row | None) -> Row:
+    # Calendar apps show a cancellation only from an entry of a higher `SEQUENCE`.
+    current = _status_becomes(CANCELLED)(envelope, row)
+    return {**current, "calendar_sequence": current["calendar_sequence"] + 1}
 
 
 def _bookings_change_by(delta: int) -> Handler:
@@ -167,7 +176,7 @@ EVENTS = Projection(
     handlers={
         "event.scheduled": scheduled,
         "event.updated": updated,
-        "event.cancelled": _status_becomes(CANCELLED),
+        "event.cancelled": cancelled,
         "event.finished": _status_becomes(FINISHED),
         # The row stays (a redelivered `event.scheduled` must not bring it back); reads skip it.
         "event.deleted": _status_becomes(DELETED_STATUS),

@@ -49,6 +49,9 @@ RESEND_CHANNEL = "eventboard_resend"
 WATERMARK_CHANNEL = "eventboard_watermark"
 # A user's rights changed (payload: the user id): the APIs forget what they cached.
 ACCESS_CHANNEL = "eventboard_access"
+# Notifications became visible (payload: the recipient's id): their open streams read them.
+# Spelled again in the read side's migration 0009, whose trigger notifies it.
+NOTIFICATIONS_CHANNEL = "eventboard_notifications"
 # The Kafka record header that carries a message's position, readable even when its value
 # is not.
 POSITION_KAFKA_HEADER = "position"

@@ -70,6 +70,8 @@ events = Table(
     Column("waitlist_length", Integer, nullable=False, server_default="0"),
     Column("created_at", DateTime(timezone=True), nullable=False),
     Column("updated_at", DateTime(timezone=True), nullable=False),
+    # Changes of the fields or the status: the `SEQUENCE` of the event's calendar entry.
+    Column("calendar_sequence", Integer, nullable=False, server_default="0"),
     Column("free_seats", Integer, Computed("seats - booked_count", persisted=True)),
     Column("search_vector", TSVECTOR, Computed(SEARCH_VECTOR_SQL, persisted=True)),
     Index("events_start_time_id", "start_time", "id"),
@@ -268,8 +270,12 @@ notifications = Table(
     Column("event_id", Uuid, nullable=False),
     Column("message", Text, nullable=False),
     Column("created_at", DateTime(timezone=True), nullable=False),
+    # The order notifications became visible in (the stream's cursor): numbered at the
+    # commit of the transaction that inserts them, by a trigger (migration 0009).
+    Column("seq", BigInteger, nullable=True),
     UniqueConstraint("key", name="notifications_key"),
     Index("notifications_user_newest", "user_id", "created_at", "id"),
+    Index("notifications_user_seq", "user_id", "seq"),
 )
 
 # Read marks: the users' own state, written by the command API, never by a projection.
@@ -278,6 +284,15 @@ notification_reads = Table(
     metadata,
     Column("notification_id", Uuid, primary_key=True),
     Column("read_at", DateTime(timezone=True), nullable=False),
+)
+
+# The generation of each user's secret calendar feed URL, raised by the command API to
+# rotate it: the users' own state, like read marks. No row: generation 0.
+calendar_feeds = Table(
+    "calendar_feeds",
+    metadata,
+    Column("user_id", Uuid, primary_key=True),
+    Column("generation", Integer, nullable=False),
 )
 
 # Notifications not delivered yet, each due for its next attempt at `due_at`.

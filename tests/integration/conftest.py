@@ -13,9 +13,11 @@ from uuid import UUID, uuid4
 import psycopg
 import pytest
 from asgi_lifespan import LifespanManager
+from fastapi import FastAPI
 from httpx import ASGITransport, AsyncClient, Response
 from sqlalchemy import Engine, create_engine
 from sqlalchemy.ext.asyncio import create_async_engine
+from starlette.types import ASGIApp
 
 from command_api.app import create_app as create_command_app
 from gateway.app import create_app as create_gateway
@@ -132,11 +134,14 @@ class Account:
 
 @dataclass(frozen=True)
 class BoardApi:
-    """HTTP to the gateway, and the command side's application for what has no endpoint yet."""
+    """HTTP to the gateway, and the command side's application for what has no endpoint yet;
+    the gateway itself and its read API, for what a buffering HTTP client cannot show."""
 
     http: AsyncClient
     board: Board
     clock: ManualClock
+    app: ASGIApp
+    query_app: FastAPI
 
     async def register(self, username: str, password: str = PASSWORD, email: str = "") -> Response:
         return await self.http.post(
@@ -148,6 +153,20 @@ class BoardApi:
         return await self.http.post(
             "/api/users/login/", json={"username": username, "password": password}
         )
+
+    async def create_event(self, organizer: Account, **overrides: Any) -> Response:
+        """An event created through the API (a lecture in Kazan unless `overrides` say else)."""
+        body = {
+            "title": "Лекция",
+            "description": "О событиях",
+            "start_time": "2030-12-01T18:00:00Z",
+            "timezone": "Europe/Moscow",
+            "location": "Казань",
+            **overrides,
+        }
+        response = await self.http.post("/api/events/", json=body, headers=organizer.headers)
+        assert response.status_code == 201, response.text
+        return response
 
     async def account(self, username: str, *, staff: bool = False) -> Account:
         """A registered user (staff if asked), logged in."""
@@ -167,11 +186,19 @@ def board_clock() -> ManualClock:
 
 
 @pytest.fixture
-async def board_api(settings: Settings, board_clock: ManualClock) -> AsyncIterator[BoardApi]:
+def board_settings(settings: Settings) -> Settings:
+    """The settings of `board_api`; a module may override this fixture to change some."""
+    return settings
+
+
+@pytest.fixture
+async def board_api(board_settings: Settings, board_clock: ManualClock) -> AsyncIterator[BoardApi]:
+    settings = board_settings
     upgrade(settings.database_url)
     access = AccessStore(settings)
     command_app = create_command_app(settings, clock=board_clock, access=access)
-    app = create_gateway(settings, command_app=command_app, access=access)
+    query_app = create_app(settings, access=access)
+    app = create_gateway(settings, command_app=command_app, query_app=query_app, access=access)
     engine = create_async_engine(settings.sqlalchemy_url, pool_size=2)
     async with (
         LifespanManager(app) as manager,
@@ -181,7 +208,7 @@ async def board_api(settings: Settings, board_clock: ManualClock) -> AsyncIterat
         feed = OutboxFeed(engine)
         feeding = asyncio.create_task(feed.run())
         try:
-            yield BoardApi(http, command_app.state.board, board_clock)
+            yield BoardApi(http, command_app.state.board, board_clock, manager.app, query_app)
         finally:
             feed.stop()
             await feeding

@@ -17,17 +17,7 @@ pytestmark = pytest.mark.integration
 
 
 async def create_event(api: BoardApi, organizer: Account, **overrides: Any) -> str:
-    body = {
-        "title": "Лекция",
-        "description": "О событиях",
-        "start_time": "2030-12-01T18:00:00Z",
-        "timezone": "Europe/Moscow",
-        "location": "Казань",
-        **overrides,
-    }
-    response = await api.http.post("/api/events/", json=body, headers=organizer.headers)
-    assert response.status_code == 201, response.text
-    event_id: str = response.json()["id"]
+    event_id: str = (await api.create_event(organizer, **overrides)).json()["id"]
     return event_id
 
 

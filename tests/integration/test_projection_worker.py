@@ -168,6 +168,7 @@ def test_a_produced_event_reaches_the_read_model_and_a_duplicate_changes_nothing
         "position": updated.position,
         "updated_at": second["updated_at"],
         "search_vector": second["search_vector"],
+        "calendar_sequence": 1,
     }
     assert "доклад" in second["search_vector"]
     assert second["updated_at"] > first["updated_at"]

@@ -75,3 +75,35 @@ async def notification_of(
     )
     row = (await conn.execute(query)).first()
     return None if row is None else _shown(row)
+
+
+async def last_seq(conn: AsyncConnection, user_id: UUID) -> int:
+    """Where the user's notifications stand now: a stream from here sends only new ones."""
+    query = select(func.max(notifications.c.seq)).where(notifications.c.user_id == user_id)
+    return int(await conn.scalar(query) or 0)
+
+
+async def seq_of(conn: AsyncConnection, user_id: UUID, notification_id: UUID) -> int | None:
+    """The place of the user's notification in the order they became visible."""
+    query = select(notifications.c.seq).where(
+        notifications.c.id == notification_id, notifications.c.user_id == user_id
+    )
+    seq = await conn.scalar(query)
+    return None if seq is None else int(seq)
+
+
+async def notifications_after(
+    conn: AsyncConnection, user_id: UUID, seq: int, *, limit: int
+) -> list[tuple[int, dict[str, Any]]]:
+    """The user's notifications that became visible after `seq`, in that order."""
+    query = (
+        _with_read_marks(_SHOWN.add_columns(notifications.c.seq))
+        .where(*_owned(user_id, None), notifications.c.seq > seq)
+        .order_by(notifications.c.seq)
+        .limit(limit)
+    )
+    shown = []
+    for row in await conn.execute(query):
+        item = _shown(row)
+        shown.append((int(item.pop("seq")), item))
+    return shown

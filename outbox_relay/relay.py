@@ -12,6 +12,7 @@ from kafka.errors import KafkaError
 from psycopg import Connection
 from psycopg.sql import SQL, Identifier
 
+from outbox_relay.broker_loss import request_resend_of_lost
 from outbox_relay.producer import build_producer
 from outbox_relay.pruning import prune_published
 from outbox_relay.publisher import OutboxPublisher
@@ -95,6 +96,7 @@ class OutboxRelay:
                 publisher = OutboxPublisher(conn, producer, self._settings)
                 self._active.set()
                 logger.info("relay active")
+                request_resend_of_lost(conn, self._settings)
                 # Requests made while no relay was active are waiting already.
                 resend = True
                 while not self._stopping.is_set():

@@ -12,7 +12,6 @@ client resuming with `Last-Event-ID` (a notification id) gets what came after it
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import logging
 from collections.abc import AsyncGenerator, Iterable, Iterator
 from dataclasses import dataclass
@@ -25,6 +24,7 @@ from starlette.responses import StreamingResponse
 from starlette.types import Receive, Scope, Send
 
 from shared.auth.access_store import AccessStore
+from shared.infra.tasks import cancelled
 from shared.integration.names import NOTIFICATIONS_CHANNEL
 from shared.read_model.views import notifications as views
 
@@ -65,11 +65,8 @@ class StreamHub:
         self._task = asyncio.create_task(self._run(), name="notification-listener")
 
     async def stop(self) -> None:
-        if self._task is not None:
-            self._task.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await self._task
-            self._task = None
+        await cancelled(self._task)
+        self._task = None
 
     async def _run(self) -> None:
         while True:

@@ -9,12 +9,12 @@ signal: they never query the database themselves.
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import logging
 
 import psycopg
 from psycopg.rows import TupleRow
 
+from shared.infra.tasks import cancelled
 from shared.integration.names import WATERMARK_CHANNEL
 from shared.read_model.watermarks import ALL_WATERMARKS_SQL, parse_watermark_notice
 
@@ -64,10 +64,7 @@ class WatermarkWatcher:
 
     async def stop(self) -> None:
         for task in (self._task, self._poller):
-            if task is not None:
-                task.cancel()
-                with contextlib.suppress(asyncio.CancelledError):
-                    await task
+            await cancelled(task)
         self._task = self._poller = None
 
     async def _run(self) -> None:

@@ -17,7 +17,6 @@ user the moment the write side changes them:
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import logging
 import threading
 from collections import OrderedDict
@@ -31,6 +30,7 @@ from sqlalchemy.ext.asyncio import create_async_engine
 
 from shared.auth.access import Access
 from shared.infra.database import POOL_TIMEOUT_SECONDS
+from shared.infra.tasks import cancelled
 from shared.integration.names import ACCESS_CHANNEL
 from shared.settings import EVENT_STORE_SCHEMA, Settings
 
@@ -98,11 +98,8 @@ class AccessStore:
         self._task = asyncio.create_task(self._listen(), name="access-listener")
 
     async def stop(self) -> None:
-        if self._task is not None:
-            self._task.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await self._task
-            self._task = None
+        await cancelled(self._task)
+        self._task = None
         await self._engine.dispose()
 
     @asynccontextmanager

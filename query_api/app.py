@@ -46,7 +46,7 @@ def create_app(
             app.state.feeds = await stack.enter_async_context(
                 Feeds.opened(settings, app.state.feed_tokens, app.state.engine)
             )
-            app.state.stream_hub = StreamHub(settings.database_url)
+            app.state.stream_hub = StreamHub(settings.database_url, app.state.engine)
             app.state.stream_hub.start()
             stack.push_async_callback(app.state.stream_hub.stop)
             yield

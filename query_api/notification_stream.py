@@ -2,19 +2,21 @@
 
 One listener per process holds the only `LISTEN` connection: the transaction that makes
 notifications visible notifies `NOTIFICATIONS_CHANNEL` with each recipient (a trigger of
-the read side, migration 0009), and the listener wakes that user's open streams. A woken
-stream reads the user's notifications after its cursor, one query, and sends them; an
-idle one costs a timer, for the heartbeat. The cursor is a notification's `seq`, the order
-in which notifications became visible, so a stream neither skips nor repeats one, and a
-client resuming with `Last-Event-ID` (a notification id) gets what came after it.
+the read side, migration 0009), and the hub reads that user's new notifications once, for
+every open stream of the user, and hands each stream what it has not had. An idle stream
+costs a timer, for the heartbeat, and asks the database nothing. The cursor is a
+notification's `seq`, the order in which notifications became visible, so a stream neither
+skips nor repeats one, and a client resuming with `Last-Event-ID` (a notification id) gets
+what came after it.
 """
 
 from __future__ import annotations
 
 import asyncio
 import logging
+from collections import deque
 from collections.abc import AsyncGenerator, Iterable, Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from uuid import UUID
 
 import msgspec
@@ -33,42 +35,83 @@ logger = logging.getLogger(__name__)
 RECONNECT_SECONDS = 1.0
 # Notifications read per query; a longer backlog takes more than one.
 BATCH = 100
+# Events a stream may hold unsent: a client that falls this far behind is hung up on, and
+# resumes with `Last-Event-ID` instead of growing the process's memory.
+INBOX_LIMIT = 10 * BATCH
 HEARTBEAT = b": ping\n\n"
 _ENCODER = msgspec.json.Encoder()
 
 
-class StreamHub:
-    """The open streams of this process by user, and the one listener that wakes them."""
+@dataclass(eq=False)
+class Inbox:
+    """What the hub has read for one stream and the stream has not sent yet."""
 
-    def __init__(self, database_url: str) -> None:
+    cursor: int
+    pending: deque[bytes] = field(default_factory=deque)
+    woken: asyncio.Event = field(default_factory=asyncio.Event)
+    overflowed: bool = False
+
+    def offer(self, seq: int, event: bytes) -> None:
+        if seq <= self.cursor or self.overflowed:
+            return
+        self.cursor = seq
+        if len(self.pending) >= INBOX_LIMIT:
+            self.overflowed = True
+        else:
+            self.pending.append(event)
+        self.woken.set()
+
+
+@dataclass(eq=False)
+class _Recipient:
+    """One user's open streams and the hub's read of their notifications."""
+
+    inboxes: set[Inbox] = field(default_factory=set)
+    reading: asyncio.Task[None] | None = None
+    # Set when a notice comes while a read runs: what it announced may be past that read.
+    again: bool = False
+
+
+class StreamHub:
+    """The open streams of this process by user, the one listener that tells which users
+    have new notifications, and the reads that fetch them once for all of a user's streams."""
+
+    def __init__(self, database_url: str, engine: AsyncEngine) -> None:
         self._database_url = database_url
-        self._streams: dict[UUID, set[asyncio.Event]] = {}
+        self._engine = engine
+        self._recipients: dict[UUID, _Recipient] = {}
         self._task: asyncio.Task[None] | None = None
 
     @property
     def open_streams(self) -> int:
-        return sum(len(streams) for streams in self._streams.values())
+        return sum(len(r.inboxes) for r in self._recipients.values())
 
-    def subscribe(self, user_id: UUID) -> asyncio.Event:
-        """A signal set whenever the user may have new notifications, until unsubscribed."""
-        woken = asyncio.Event()
-        self._streams.setdefault(user_id, set()).add(woken)
-        return woken
+    def subscribe(self, user_id: UUID, cursor: int) -> Inbox:
+        """An inbox that receives every notification of the user's after `cursor`."""
+        inbox = Inbox(cursor)
+        self._recipients.setdefault(user_id, _Recipient()).inboxes.add(inbox)
+        # A notice sent before the inbox was here is not heard again: read once now.
+        self._read(user_id)
+        return inbox
 
-    def unsubscribe(self, user_id: UUID, woken: asyncio.Event) -> None:
-        streams = self._streams.get(user_id, set())
-        streams.discard(woken)
-        if not streams:
-            self._streams.pop(user_id, None)
+    def unsubscribe(self, user_id: UUID, inbox: Inbox) -> None:
+        recipient = self._recipients.get(user_id)
+        if recipient is None:
+            return
+        recipient.inboxes.discard(inbox)
+        if not recipient.inboxes and recipient.reading is None:
+            del self._recipients[user_id]
 
     def start(self) -> None:
-        self._task = asyncio.create_task(self._run(), name="notification-listener")
+        self._task = asyncio.create_task(self._listen(), name="notification-listener")
 
     async def stop(self) -> None:
         await cancelled(self._task)
         self._task = None
+        for recipient in list(self._recipients.values()):
+            await cancelled(recipient.reading)
 
-    async def _run(self) -> None:
+    async def _listen(self) -> None:
         while True:
             try:
                 async with await psycopg.AsyncConnection.connect(
@@ -76,7 +119,7 @@ class StreamHub:
                 ) as conn:
                     await conn.execute(f"LISTEN {NOTIFICATIONS_CHANNEL}")
                     # Whatever became visible while nobody listened.
-                    self._wake(list(self._streams))
+                    self._wake(list(self._recipients))
                     async for notify in conn.notifies():
                         self._wake(_user_ids(notify.payload))
             except (psycopg.Error, OSError) as error:
@@ -85,8 +128,41 @@ class StreamHub:
 
     def _wake(self, user_ids: Iterable[UUID]) -> None:
         for user_id in user_ids:
-            for woken in self._streams.get(user_id, ()):
-                woken.set()
+            if user_id in self._recipients:
+                self._read(user_id)
+
+    def _read(self, user_id: UUID) -> None:
+        recipient = self._recipients[user_id]
+        if recipient.reading is not None:
+            recipient.again = True
+            return
+        recipient.reading = asyncio.create_task(
+            self._read_until_current(user_id, recipient), name="notification-read"
+        )
+
+    async def _read_until_current(self, user_id: UUID, recipient: _Recipient) -> None:
+        try:
+            while recipient.inboxes:
+                recipient.again = False
+                after = min(inbox.cursor for inbox in recipient.inboxes)
+                async with self._engine.connect() as conn:
+                    batch = await views.notifications_after(conn, user_id, after, limit=BATCH)
+                # An inbox behind `after` came during the query: the read after this one
+                # serves it, as a batch given to it would leave a gap.
+                served = [inbox for inbox in recipient.inboxes if inbox.cursor >= after]
+                for seq, shown in batch:
+                    event = _event(shown)
+                    for inbox in served:
+                        inbox.offer(seq, event)
+                if len(batch) < BATCH and not recipient.again:
+                    break
+        except Exception:
+            # The streams stay open; the user's next notice, or a reconnect, reads again.
+            logger.exception("reading the notifications of %s failed", user_id)
+        finally:
+            recipient.reading = None
+            if not recipient.inboxes and self._recipients.get(user_id) is recipient:
+                del self._recipients[user_id]
 
 
 def _user_ids(payload: str) -> Iterator[UUID]:
@@ -105,16 +181,14 @@ def last_event_id(header: str | None) -> UUID | None:
 
 @dataclass
 class NotificationStream:
-    """One client's stream: subscribed, and its cursor taken, before its answer starts, so
+    """One client's stream: subscribed, with its cursor, before its answer starts, so
     whatever becomes visible once the client has the answer's headers is sent to it."""
 
-    engine: AsyncEngine
     hub: StreamHub
     access: AccessStore
     user_id: UUID
     heartbeat_seconds: float
-    woken: asyncio.Event
-    cursor: int
+    inbox: Inbox
 
     @classmethod
     async def open(
@@ -127,36 +201,28 @@ class NotificationStream:
         heartbeat_seconds: float,
     ) -> NotificationStream:
         """After `resume_after` (a notification id of the user's), else from now on."""
-        woken = hub.subscribe(user_id)
-        try:
-            async with engine.connect() as conn:
-                cursor = None
-                if resume_after is not None:
-                    cursor = await views.seq_of(conn, user_id, resume_after)
-                if cursor is None:
-                    cursor = await views.last_seq(conn, user_id)
-        except BaseException:
-            hub.unsubscribe(user_id, woken)
-            raise
-        return cls(engine, hub, access, user_id, heartbeat_seconds, woken, cursor)
+        async with engine.connect() as conn:
+            cursor = None
+            if resume_after is not None:
+                cursor = await views.seq_of(conn, user_id, resume_after)
+            if cursor is None:
+                cursor = await views.last_seq(conn, user_id)
+        return cls(hub, access, user_id, heartbeat_seconds, hub.subscribe(user_id, cursor))
 
     async def events(self) -> AsyncGenerator[bytes]:
         """Each notification after the cursor as it becomes visible; a comment when nothing
-        was sent for `heartbeat_seconds`. Ends once the user may no longer call."""
+        was sent for `heartbeat_seconds`. Ends once the user may no longer call, or when
+        the client fell too far behind."""
+        inbox = self.inbox
         while True:
-            self.woken.clear()
-            async with self.engine.connect() as conn:
-                batch = await views.notifications_after(
-                    conn, self.user_id, self.cursor, limit=BATCH
-                )
-            for seq, shown in batch:
-                yield _event(shown)
-                self.cursor = seq
-            if len(batch) == BATCH:
-                continue
+            inbox.woken.clear()
+            while inbox.pending:
+                yield inbox.pending.popleft()
+            if inbox.overflowed:
+                return
             try:
                 async with asyncio.timeout(self.heartbeat_seconds):
-                    await self.woken.wait()
+                    await inbox.woken.wait()
             except TimeoutError:
                 yield HEARTBEAT
             allowed = await self.access.get(self.user_id)
@@ -164,7 +230,7 @@ class NotificationStream:
                 return
 
     def close(self) -> None:
-        self.hub.unsubscribe(self.user_id, self.woken)
+        self.hub.unsubscribe(self.user_id, self.inbox)
 
 
 def _event(shown: dict[str, object]) -> bytes:

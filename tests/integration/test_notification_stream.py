@@ -5,9 +5,13 @@ from __future__ import annotations
 
 import asyncio
 import json
+from collections.abc import Iterator
+from contextlib import contextmanager
 from typing import Any
 
 import pytest
+from sqlalchemy import event
+from sqlalchemy.ext.asyncio import AsyncEngine
 from starlette.types import ASGIApp, Message
 
 from board.environment import replace_settings
@@ -99,6 +103,24 @@ def hub_of(api: BoardApi) -> StreamHub:
     return hub
 
 
+@contextmanager
+def notification_reads(api: BoardApi) -> Iterator[list[str]]:
+    """The statements about notifications the query API runs meanwhile."""
+    engine: AsyncEngine = api.query_app.state.engine
+    statements: list[str] = []
+
+    def seen(*args: Any) -> None:
+        statement: str = args[2]
+        if "notifications" in statement:
+            statements.append(statement)
+
+    event.listen(engine.sync_engine, "before_cursor_execute", seen)
+    try:
+        yield statements
+    finally:
+        event.remove(engine.sync_engine, "before_cursor_execute", seen)
+
+
 async def event_of(api: BoardApi, organizer: Account) -> str:
     event_id: str = (await api.create_event(organizer)).json()["id"]
     return event_id
@@ -183,3 +205,62 @@ async def test_resuming_after_the_last_event_id_sends_exactly_what_was_missed_in
     assert [m["data"]["type"] for m in missed] == ["cancel", "booking"]
     assert last_seen not in {m["id"] for m in missed}
     assert after_them == HEARTBEAT
+
+
+async def test_an_idle_stream_asks_the_database_nothing_between_heartbeats(
+    board_api: BoardApi,
+) -> None:
+    anna = await board_api.account("anna")
+    async with OpenStream(board_api.app, anna.headers) as stream:
+        await stream.start()
+        await asyncio.sleep(HEARTBEAT_SECONDS)  # the read every new stream makes once
+        with notification_reads(board_api) as statements:
+            for _ in range(3):
+                assert await stream.chunk() == HEARTBEAT
+
+    assert statements == []
+
+
+async def test_a_users_streams_share_one_read_per_notice(board_api: BoardApi) -> None:
+    organizer, anna = await board_api.account("organizer"), await board_api.account("anna")
+    event_id = await event_of(board_api, organizer)
+    streams = [OpenStream(board_api.app, anna.headers) for _ in range(5)]
+    for stream in streams:
+        await stream.__aenter__()
+        await stream.start()
+    try:
+        await asyncio.sleep(HEARTBEAT_SECONDS)
+        with notification_reads(board_api) as statements:
+            booked = await board_api.http.post(
+                f"/api/events/{event_id}/book/", headers=anna.headers
+            )
+            assert booked.status_code == 201, booked.text
+            received = [await stream.notification() for stream in streams]
+    finally:
+        for stream in streams:
+            await stream.hang_up()
+
+    assert len({r["id"] for r in received}) == 1
+    assert len(statements) == 1
+
+
+async def test_a_stream_resuming_from_long_ago_beside_a_live_one_misses_nothing(
+    board_api: BoardApi,
+) -> None:
+    organizer, anna = await board_api.account("organizer"), await board_api.account("anna")
+    event_id = await event_of(board_api, organizer)
+    book, cancel = f"/api/events/{event_id}/book/", f"/api/events/{event_id}/cancel_booking/"
+    async with OpenStream(board_api.app, anna.headers) as live:
+        await live.start()
+        seen = []
+        for path in (book, cancel, book):
+            assert (await board_api.http.post(path, headers=anna.headers)).status_code < 300
+            seen.append(await live.notification())
+        headers = {**anna.headers, "Last-Event-ID": seen[0]["id"]}
+        async with OpenStream(board_api.app, headers) as resumed:
+            await resumed.start()
+            missed = [await resumed.notification() for _ in range(2)]
+            assert await resumed.chunk() == HEARTBEAT
+        assert await live.chunk() == HEARTBEAT
+
+    assert [m["id"] for m in missed] == [s["id"] for s in seen[1:]]

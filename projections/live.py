@@ -72,9 +72,10 @@ class LiveProjector:
         # When the last batch began: its watermark took in every relay head told before.
         self.last_batch_at = 0.0
 
-    async def handle(self, batch: Sequence[Consumed]) -> None:
+    async def handle(self, batch: Sequence[Consumed]) -> frozenset[str]:
         """Apply a consumed batch; returns once every message is applied or parked, with
-        the progress and the watermark they make, in one transaction."""
+        the progress and the watermark they make, in one transaction, with the types of
+        the messages it could read."""
         decoded: list[Decoded] = []
         unreadable: list[tuple[Consumed, str]] = []
         for consumed in batch:
@@ -86,6 +87,7 @@ class LiveProjector:
             await self._retrying(lambda: self._set_aside(unreadable))
         if decoded:
             await self._retrying(lambda: self._apply(decoded))
+        return frozenset(d.envelope.type for d in decoded)
 
     async def advance(self) -> int | None:
         """Move the watermark; a failure is logged and left to the next call."""

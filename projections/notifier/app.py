@@ -51,11 +51,20 @@ def create_notifier_app(settings: Settings, board: Board, clock: Clock) -> Worke
     )
 
     notifier, recipients = notifier_projectors(engine)
+
+    def wake_deliveries(applied: frozenset[str]) -> None:
+        # Most messages make no notification (an event scheduled, finished); waking the
+        # deliveries for them cost two queries a batch. A notification
+        # made by a parked message taken back with an unrelated batch waits for the
+        # deliveries' poll.
+        if not applied.isdisjoint(NOTIFIER.effects):
+            deliveries.wake()
+
     feed(
         app,
         settings,
         notifier,
-        after_batch=deliveries.wake,
+        after_batch=wake_deliveries,
         batch_seconds=settings.notifier_batch_seconds,
     )
     feed(app, settings, recipients, batch_seconds=settings.notifier_batch_seconds)

@@ -30,12 +30,12 @@ def feed(
     app: WorkerApp,
     settings: Settings,
     projector: LiveProjector,
-    after_batch: Callable[[], object] | None = None,
+    after_batch: Callable[[frozenset[str]], object] | None = None,
     batch_seconds: float | None = None,
 ) -> None:
-    """An agent feeding one projection from its streams (calling `after_batch` after each
-    batch it applied). A batch fills for `batch_seconds` at most (default:
-    `projection_batch_seconds`)."""
+    """An agent feeding one projection from its streams (calling `after_batch` with the
+    types of the messages of each batch it applied). A batch fills for `batch_seconds` at
+    most (default: `projection_batch_seconds`)."""
     name = projector.projection.name
     streams = {settings.topic(stream): stream for stream in projector.projection.streams}
     topic = app.topic(*streams, key_serializer="raw", value_serializer="raw")
@@ -48,13 +48,13 @@ def feed(
 
     async def apply(events: list[faust.EventT[bytes]]) -> None:
         try:
-            await projector.handle([consumed(event) for event in events])
+            applied = await projector.handle([consumed(event) for event in events])
         except Exception:
             # The batch is acknowledged anyway; the watermark stops before it.
             logger.exception("%s: a batch could not be applied", name)
         else:
             if after_batch is not None:
-                after_batch()
+                after_batch(applied)
 
     @app.agent(topic, concurrency=1, name=f"project-{name}")
     async def project(stream: faust.StreamT[bytes]) -> None:

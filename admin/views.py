@@ -23,6 +23,8 @@ STATUS_LABELS = {
     DELETED_STATUS: "Удалено",
 }
 YES_NO = [("true", "Да"), ("false", "Нет")]
+# Bookings and ratings are each one user's at one event, and are looked up by either.
+EVENT_AND_USER = {"event_id": "Мероприятие", "user_id": "Пользователь"}
 
 Formatter = Callable[[Any, Any], Any]
 
@@ -90,6 +92,9 @@ def user_links(row: Any, _attr: Any) -> Markup:
 
 
 class ReadOnly(ModelView):
+    """A view that changes nothing. Its `column_labels` name its columns in the order they are
+    shown, so that a list of all of them need not name them again."""
+
     can_create = False
     can_edit = False
     can_delete = False
@@ -111,24 +116,6 @@ class EventsView(ReadOnly, model=Events):
         "seats",
         "avg_rating",
     ]
-    column_details_list: ClassVar[Any] = [
-        "id",
-        "title",
-        "description",
-        "start_time",
-        "timezone",
-        "location",
-        "status",
-        "organizer_username",
-        "organizer_id",
-        "tags",
-        "seats",
-        "booked_count",
-        "avg_rating",
-        "rating_count",
-        "created_at",
-        "updated_at",
-    ]
     column_labels: ClassVar[Any] = {
         "id": "Id и действия",
         "title": "Название",
@@ -147,6 +134,7 @@ class EventsView(ReadOnly, model=Events):
         "created_at": "Создано",
         "updated_at": "Изменено",
     }
+    column_details_list: ClassVar[Any] = list(column_labels)
     column_searchable_list: ClassVar[Any] = [
         "title",
         "location",
@@ -216,19 +204,13 @@ class BookingsView(ReadOnly, model=Bookings):
     name = "Бронь"
     name_plural = "Брони"
     icon = "fa-solid fa-ticket"
-    column_list: ClassVar[Any] = [
-        "booking_id",
-        "event_id",
-        "user_id",
-        "booked_at",
-    ]
     column_labels: ClassVar[Any] = {
         "booking_id": "Бронь",
-        "event_id": "Мероприятие",
-        "user_id": "Пользователь",
+        **EVENT_AND_USER,
         "booked_at": "Забронировано",
     }
-    column_searchable_list: ClassVar[Any] = ["event_id", "user_id"]
+    column_list: ClassVar[Any] = list(column_labels)
+    column_searchable_list: ClassVar[Any] = list(EVENT_AND_USER)
     column_sortable_list: ClassVar[Any] = ["booked_at"]
     column_default_sort: ClassVar[Any] = [("booked_at", True)]
     column_formatters: ClassVar[Any] = {"booked_at": moscow("booked_at")}
@@ -239,19 +221,9 @@ class RatingsView(ReadOnly, model=Ratings):
     name = "Оценка"
     name_plural = "Оценки"
     icon = "fa-solid fa-star"
-    column_list: ClassVar[Any] = [
-        "event_id",
-        "user_id",
-        "score",
-        "rated_at",
-    ]
-    column_labels: ClassVar[Any] = {
-        "event_id": "Мероприятие",
-        "user_id": "Пользователь",
-        "score": "Оценка",
-        "rated_at": "Оценено",
-    }
-    column_searchable_list: ClassVar[Any] = ["event_id", "user_id"]
+    column_labels: ClassVar[Any] = {**EVENT_AND_USER, "score": "Оценка", "rated_at": "Оценено"}
+    column_list: ClassVar[Any] = list(column_labels)
+    column_searchable_list: ClassVar[Any] = list(EVENT_AND_USER)
     column_sortable_list: ClassVar[Any] = ["score", "rated_at"]
     column_default_sort: ClassVar[Any] = [("rated_at", True)]
     column_filters: ClassVar[Any] = [
@@ -265,8 +237,8 @@ class TagsView(ReadOnly, model=Tags):
     name = "Тег"
     name_plural = "Теги"
     icon = "fa-solid fa-tag"
-    column_list: ClassVar[Any] = ["name", "events_count"]
     column_labels: ClassVar[Any] = {"name": "Тег", "events_count": "Мероприятий"}
+    column_list: ClassVar[Any] = list(column_labels)
     column_searchable_list: ClassVar[Any] = ["name"]
     column_sortable_list: ClassVar[Any] = ["name", "events_count"]
     column_default_sort: ClassVar[Any] = [("events_count", True)]
@@ -276,13 +248,6 @@ class NotificationsView(ReadOnly, model=Notifications):
     name = "Уведомление"
     name_plural = "Уведомления"
     icon = "fa-solid fa-bell"
-    column_list: ClassVar[Any] = [
-        "created_at",
-        "type",
-        "user_id",
-        "event_id",
-        "message",
-    ]
     column_labels: ClassVar[Any] = {
         "created_at": "Создано",
         "type": "Тип",
@@ -290,11 +255,8 @@ class NotificationsView(ReadOnly, model=Notifications):
         "event_id": "Мероприятие",
         "message": "Текст",
     }
-    column_searchable_list: ClassVar[Any] = [
-        "message",
-        "user_id",
-        "event_id",
-    ]
+    column_list: ClassVar[Any] = list(column_labels)
+    column_searchable_list: ClassVar[Any] = ["message", "user_id", "event_id"]
     column_sortable_list: ClassVar[Any] = ["created_at", "type"]
     column_default_sort: ClassVar[Any] = [("created_at", True)]
     column_filters: ClassVar[Any] = [

@@ -3,10 +3,14 @@
 from __future__ import annotations
 
 import json
-from typing import Any
+from collections.abc import Callable
+from concurrent.futures import Future
+from dataclasses import dataclass
+from typing import Annotated, Any, Protocol, TypeVar
 from uuid import UUID
 
-from fastapi import APIRouter, Response
+from fastapi import APIRouter, Depends, Response
+from pydantic import BaseModel
 
 from command_api.deps import BoardApp
 from command_api.schemas import (
@@ -19,13 +23,16 @@ from command_api.schemas import (
     ScoreIn,
     WaitlistPlaceOut,
 )
-from command_api.writes import KEYED_WRITE_ERRORS, Answer, IdempotencyKey, respond
+from command_api.writes import KEYED_WRITE_ERRORS, Answer, IdempotencyKey, Key, respond
+from shared.application.board import Board
+from shared.application.commits import Saved
 from shared.application.event_commands import Booking, Rating, WaitlistPlace
-from shared.application.idempotency import StoredResponse
+from shared.application.idempotency import Idempotency, StoredResponse
 from shared.domain.event import EventDetails, EventView
 from shared.http.auth import CurrentUser
 from shared.http.errors import ErrorBody
 from shared.http.events import STATUS_DISPLAY, EventDetail, EventId, Organizer
+from shared.identity import Caller
 from shared.integration.names import POSITION_HEADER
 
 router = APIRouter(prefix="/api/events", tags=["events"])
@@ -46,6 +53,49 @@ _ERRORS: dict[int | str, dict[str, Any]] = {
 }
 _WRITE_ERRORS = {**_ERRORS, **KEYED_WRITE_ERRORS}
 _WRITTEN = {"headers": _POSITION_DOC}
+
+R = TypeVar("R")
+
+
+def _write(status_code: int, summary: str, model: type[BaseModel] | None = None) -> dict[str, Any]:
+    """How a write on one event is declared: it answers `status_code` with `model` (without
+    one, no body) and the position of what it saved, or one of the write errors."""
+    answer = {"response_class": Response} if model is None else {"response_model": model}
+    responses = {status_code: _WRITTEN, **_WRITE_ERRORS}
+    return {"status_code": status_code, "summary": summary, **answer, "responses": responses}
+
+
+class EventCommand(Protocol[R]):
+    """A command of the board on one event that needs nothing but who asks."""
+
+    def submit(
+        self, event_id: UUID, *, caller: Caller, idempotency: Idempotency | None = None
+    ) -> Future[Saved[R]]: ...
+
+
+@dataclass(frozen=True)
+class _EventWrite:
+    """What a write on one event gets from its request."""
+
+    event_id: UUID
+    caller: Caller
+    board: Board
+    key: Key
+
+    async def run(self, command: EventCommand[R], answer: Callable[[R], Answer]) -> Response:
+        """Hand `command` to the committer; answer with `answer` of what it saved."""
+        idempotency = self.key.rendering(answer)
+        submitted = command.submit(self.event_id, caller=self.caller, idempotency=idempotency)
+        return await respond(submitted, answer)
+
+
+async def _event_write(
+    event_id: EventId, caller: CurrentUser, board: BoardApp, key: IdempotencyKey
+) -> _EventWrite:
+    return _EventWrite(event_id, caller, board, key)
+
+
+EventWrite = Annotated[_EventWrite, Depends(_event_write)]
 
 
 def detail_of(event: EventView) -> EventDetail:
@@ -115,12 +165,7 @@ async def create_event(
     return await respond(scheduled, _created, _location, _kept_location)
 
 
-@router.patch(
-    "/{event_id}/",
-    summary="Изменить или отменить мероприятие",
-    response_model=EventDetail,
-    responses={200: _WRITTEN, **_WRITE_ERRORS},
-)
+@router.patch("/{event_id}/", **_write(200, "Изменить или отменить мероприятие", EventDetail))
 async def change_event(
     event_id: EventId, body: EventChange, caller: CurrentUser, board: BoardApp, key: IdempotencyKey
 ) -> Response:
@@ -134,84 +179,34 @@ async def change_event(
     return await respond(changed, _changed)
 
 
-@router.delete(
-    "/{event_id}/",
-    status_code=204,
-    summary="Удалить мероприятие",
-    response_class=Response,
-    responses={204: _WRITTEN, **_WRITE_ERRORS},
-)
-async def delete_event(
-    event_id: EventId, caller: CurrentUser, board: BoardApp, key: IdempotencyKey
-) -> Response:
-    deleted = board.delete_event.submit(
-        event_id, caller=caller, idempotency=key.rendering(_no_content)
-    )
-    return await respond(deleted, _no_content)
+@router.delete("/{event_id}/", **_write(204, "Удалить мероприятие"))
+async def delete_event(write: EventWrite) -> Response:
+    return await write.run(write.board.delete_event, _no_content)
 
 
-@router.post(
-    "/{event_id}/book/",
-    status_code=201,
-    summary="Забронировать место",
-    response_model=BookingOut,
-    responses={201: _WRITTEN, **_WRITE_ERRORS},
-)
-async def book_seat(
-    event_id: EventId, caller: CurrentUser, board: BoardApp, key: IdempotencyKey
-) -> Response:
-    booked = board.book_seat.submit(event_id, caller=caller, idempotency=key.rendering(_booked))
-    return await respond(booked, _booked)
+@router.post("/{event_id}/book/", **_write(201, "Забронировать место", BookingOut))
+async def book_seat(write: EventWrite) -> Response:
+    return await write.run(write.board.book_seat, _booked)
 
 
-@router.post(
-    "/{event_id}/cancel_booking/",
-    summary="Отменить бронь",
-    response_model=BookingCancelledOut,
-    responses={200: _WRITTEN, **_WRITE_ERRORS},
-)
-async def cancel_booking(
-    event_id: EventId, caller: CurrentUser, board: BoardApp, key: IdempotencyKey
-) -> Response:
+@router.post("/{event_id}/cancel_booking/", **_write(200, "Отменить бронь", BookingCancelledOut))
+async def cancel_booking(write: EventWrite) -> Response:
     def cancelled(_booking_id: UUID) -> Answer:
-        return Answer(200, BookingCancelledOut(event_id=event_id))
+        return Answer(200, BookingCancelledOut(event_id=write.event_id))
 
-    idempotency = key.rendering(cancelled)
-    return await respond(
-        board.cancel_booking.submit(event_id, caller=caller, idempotency=idempotency), cancelled
-    )
+    return await write.run(write.board.cancel_booking, cancelled)
 
 
 @router.post(
-    "/{event_id}/waitlist/",
-    status_code=201,
-    summary="Встать в лист ожидания (мест нет)",
-    response_model=WaitlistPlaceOut,
-    responses={201: _WRITTEN, **_WRITE_ERRORS},
+    "/{event_id}/waitlist/", **_write(201, "Встать в лист ожидания (мест нет)", WaitlistPlaceOut)
 )
-async def join_waitlist(
-    event_id: EventId, caller: CurrentUser, board: BoardApp, key: IdempotencyKey
-) -> Response:
-    joined = board.join_waitlist.submit(
-        event_id, caller=caller, idempotency=key.rendering(_waitlisted)
-    )
-    return await respond(joined, _waitlisted)
+async def join_waitlist(write: EventWrite) -> Response:
+    return await write.run(write.board.join_waitlist, _waitlisted)
 
 
-@router.delete(
-    "/{event_id}/waitlist/",
-    status_code=204,
-    summary="Покинуть лист ожидания",
-    response_class=Response,
-    responses={204: _WRITTEN, **_WRITE_ERRORS},
-)
-async def leave_waitlist(
-    event_id: EventId, caller: CurrentUser, board: BoardApp, key: IdempotencyKey
-) -> Response:
-    left = board.leave_waitlist.submit(
-        event_id, caller=caller, idempotency=key.rendering(_no_content)
-    )
-    return await respond(left, _no_content)
+@router.delete("/{event_id}/waitlist/", **_write(204, "Покинуть лист ожидания"))
+async def leave_waitlist(write: EventWrite) -> Response:
+    return await write.run(write.board.leave_waitlist, _no_content)
 
 
 @router.post(

@@ -4,29 +4,21 @@ from __future__ import annotations
 
 from typing import Any
 
-from fastapi import APIRouter, Depends, Request, Response
+from fastapi import Depends, Request, Response
 
 from query_api import calendar_queries as queries
 from query_api.calendar_entries import MEDIA_TYPE, calendar_of
 from query_api.deps import ReadConnection, fresh_read_of
 from query_api.feeds import Feeds
+from query_api.read_router import read_router
 from shared.domain.errors import EventNotFound, NotFound
-from shared.http.auth import CurrentUser, optional_caller
+from shared.http.auth import CurrentUser
 from shared.http.calendar_feeds import CalendarFeed, feed_answer
 from shared.http.errors import ErrorBody
 from shared.http.events import EventId
 from shared.integration.names import EVENTS_PROJECTION
 
-router = APIRouter(
-    prefix="/api",
-    tags=["calendar"],
-    # A bad token is refused on these public routes too, as everywhere.
-    dependencies=[Depends(optional_caller)],
-    responses={
-        401: {"model": ErrorBody, "description": "Токен недействителен"},
-        503: {"model": ErrorBody, "description": "Чтение отстаёт или база недоступна"},
-    },
-)
+router = read_router("/api", "calendar", token_required=False)
 
 _CALENDAR = {"content": {MEDIA_TYPE: {"schema": {"type": "string"}}}}
 

@@ -4,39 +4,29 @@ from __future__ import annotations
 
 from typing import Annotated
 
-from fastapi import APIRouter, Depends, Query, Request, Response
+from fastapi import Depends, Query, Request, Response
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from query_api.counts import CountCache
-from query_api.deps import (
-    AskedPosition,
-    Pagination,
-    ReadConnection,
-    app_clock,
-    fresh_read_of,
-)
+from query_api.deps import AskedPosition, Pagination, ReadConnection, app_clock
 from query_api.event_filters import EventFilters
 from query_api.event_ordering import Ordering, event_ordering
 from query_api.listing_queries import ListingQueries
 from query_api.pagination import Page
+from query_api.read_router import read_router
 from shared.domain.errors import EventNotFound
-from shared.http.auth import CurrentUser, OptionalUser, optional_caller
-from shared.http.errors import ErrorBody
+from shared.http.auth import CurrentUser, OptionalUser
 from shared.http.events import EventDetail, EventId, EventListItem
 from shared.http.responses import json_response
 from shared.integration.names import EVENTS_PROJECTION
 from shared.read_model.views import events as views
 
-router = APIRouter(
-    prefix="/api/events",
-    tags=["events"],
-    # A bad token is refused before the read waits for the projection or takes a connection.
-    dependencies=[Depends(optional_caller), Depends(fresh_read_of(EVENTS_PROJECTION))],
-    responses={
-        401: {"model": ErrorBody, "description": "Токен недействителен"},
-        404: {"model": ErrorBody, "description": "Не найдено"},
-        503: {"model": ErrorBody, "description": "Чтение отстаёт или база недоступна"},
-    },
+router = read_router(
+    "/api/events",
+    "events",
+    token_required=False,
+    projection=EVENTS_PROJECTION,
+    not_found="Не найдено",
 )
 
 

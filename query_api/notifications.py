@@ -15,24 +15,19 @@ from query_api.notification_stream import (
     last_event_id,
 )
 from query_api.pagination import Page
-from shared.http.auth import CurrentUser, access_store, app_settings, current_caller
-from shared.http.errors import ErrorBody
+from query_api.read_router import NO_TOKEN, READ_FAILED, read_router
+from shared.http.auth import CurrentUser, access_store, app_settings
 from shared.http.notifications import NotificationId, NotificationOut
 from shared.integration.names import NOTIFIER_PROJECTION
 from shared.notifications import NotificationNotFound
 from shared.read_model.views import notifications as views
 
-router = APIRouter(
-    prefix="/api/notifications",
-    tags=["notifications"],
-    # Who calls is settled first: a bad or missing token is answered 401 at once, before
-    # any wait for the position the request asks for.
-    dependencies=[Depends(current_caller), Depends(fresh_read_of(NOTIFIER_PROJECTION))],
-    responses={
-        401: {"model": ErrorBody, "description": "Нет токена или токен недействителен"},
-        404: {"model": ErrorBody, "description": "Не найдено"},
-        503: {"model": ErrorBody, "description": "Чтение отстаёт или база недоступна"},
-    },
+router = read_router(
+    "/api/notifications",
+    "notifications",
+    token_required=True,
+    projection=NOTIFIER_PROJECTION,
+    not_found="Не найдено",
 )
 
 
@@ -91,8 +86,8 @@ def _json_error(description: str) -> dict[str, Any]:
             "description": "`id:` — id уведомления, `event: notification`, `data:` — уведомление"
             " (JSON, как GET /api/notifications/{id}/); комментарий `: ping` каждые 15 с",
         },
-        401: _json_error("Нет токена или токен недействителен"),
-        503: _json_error("Чтение отстаёт или база недоступна"),
+        401: _json_error(NO_TOKEN),
+        503: _json_error(READ_FAILED),
     },
 )
 async def notification_stream(

@@ -4,25 +4,21 @@ from __future__ import annotations
 
 from typing import Any
 
-from fastapi import APIRouter, Depends, Request
+from fastapi import Request
 from pydantic import BaseModel
 
-from query_api.deps import Pagination, ReadConnection, fresh_read_of
+from query_api.deps import Pagination, ReadConnection
 from query_api.pagination import Page
-from shared.http.auth import optional_caller
-from shared.http.errors import ErrorBody
+from query_api.read_router import read_router
 from shared.integration.names import EVENTS_PROJECTION
 from shared.read_model.views import events as views
 
-router = APIRouter(
-    prefix="/api/tags",
-    tags=["tags"],
-    dependencies=[Depends(optional_caller), Depends(fresh_read_of(EVENTS_PROJECTION))],
-    responses={
-        401: {"model": ErrorBody, "description": "Токен недействителен"},
-        404: {"model": ErrorBody, "description": "Нет такой страницы"},
-        503: {"model": ErrorBody, "description": "Чтение отстаёт или база недоступна"},
-    },
+router = read_router(
+    "/api/tags",
+    "tags",
+    token_required=False,
+    projection=EVENTS_PROJECTION,
+    not_found="Нет такой страницы",
 )
 
 

@@ -5,26 +5,20 @@ from __future__ import annotations
 from typing import Annotated, Any
 from uuid import UUID
 
-from fastapi import APIRouter, Depends, Request
+from fastapi import Depends, Request
 from pydantic import BaseModel
 
-from query_api.deps import ReadConnection, fresh_read_of, wait_until_reflected
+from query_api.deps import ReadConnection, wait_until_reflected
+from query_api.read_router import read_router
 from shared.domain.errors import UserNotFound
-from shared.http.auth import CurrentUser, access_store, current_caller
+from shared.http.auth import CurrentUser, access_store
 from shared.http.errors import ErrorBody
 from shared.http.events import UtcDatetime
 from shared.identity import Caller
 from shared.integration.names import USERS_PROJECTION
 from shared.read_model.views import users as user_views
 
-router = APIRouter(
-    prefix="/api/users",
-    tags=["users"],
-    responses={
-        401: {"model": ErrorBody, "description": "Нет токена или токен недействителен"},
-        503: {"model": ErrorBody, "description": "Чтение отстаёт или база недоступна"},
-    },
-)
+router = read_router("/api/users", "users", token_required=True, projection=USERS_PROJECTION)
 
 
 class Profile(BaseModel):
@@ -52,8 +46,6 @@ async def own_record_reflected(request: Request, caller: CurrentUser) -> Caller:
     "/me/",
     summary="Текущий пользователь",
     response_model=Profile,
-    # Who calls is settled first: a bad or missing token is answered 401 at once.
-    dependencies=[Depends(current_caller), Depends(fresh_read_of(USERS_PROJECTION))],
     responses={404: {"model": ErrorBody, "description": "Пользователь не найден"}},
 )
 async def me(

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 from sqlalchemy import (
     ARRAY,
     BigInteger,
@@ -39,13 +41,31 @@ SEARCH_VECTOR_SQL = (
     f" || to_tsvector('english'::regconfig, {_SEARCHED_TEXT})"
 )
 
+
+def _aggregate_columns() -> list[Column[Any]]:
+    """The columns of a row folded from one aggregate's messages (`projections.folding`): the
+    aggregate's id, and the aggregate version and global position of the last integration
+    event the row reflects. New objects on each call, as a column belongs to one table."""
+    return [
+        Column("id", Uuid, primary_key=True),
+        Column("version", Integer, nullable=False),
+        Column("position", BigInteger, nullable=False),
+    ]
+
+
+def _user_columns() -> list[Column[Any]]:
+    """What the read model's and the notifier's views of a user both keep."""
+    return [
+        *_aggregate_columns(),
+        Column("username", Text, nullable=False),
+        Column("email", Text, nullable=False),
+    ]
+
+
 events = Table(
     "events",
     metadata,
-    Column("id", Uuid, primary_key=True),
-    # The aggregate version and global position of the last integration event the row reflects.
-    Column("version", Integer, nullable=False),
-    Column("position", BigInteger, nullable=False),
+    *_aggregate_columns(),
     Column("title", Text, nullable=False),
     Column("description", Text, nullable=False),
     Column("start_time", DateTime(timezone=True), nullable=False),
@@ -98,11 +118,7 @@ Index("events_avg_rating_desc", events.c.avg_rating.desc().nulls_last(), events.
 users = Table(
     "users",
     metadata,
-    Column("id", Uuid, primary_key=True),
-    Column("version", Integer, nullable=False),
-    Column("position", BigInteger, nullable=False),
-    Column("username", Text, nullable=False),
-    Column("email", Text, nullable=False),
+    *_user_columns(),
     Column("is_staff", Boolean, nullable=False),
     Column("is_active", Boolean, nullable=False),
     Column("date_joined", DateTime(timezone=True), nullable=False),
@@ -209,9 +225,7 @@ parked_messages = Table(
 notifier_events = Table(
     "notifier_events",
     metadata,
-    Column("id", Uuid, primary_key=True),
-    Column("version", Integer, nullable=False),
-    Column("position", BigInteger, nullable=False),
+    *_aggregate_columns(),
     Column("title", Text, nullable=False),
     Column("location", Text, nullable=False),
     Column("start_time", DateTime(timezone=True), nullable=False),
@@ -251,11 +265,7 @@ notifier_fanouts = Table(
 notifier_users = Table(
     "notifier_users",
     metadata,
-    Column("id", Uuid, primary_key=True),
-    Column("version", Integer, nullable=False),
-    Column("position", BigInteger, nullable=False),
-    Column("username", Text, nullable=False),
-    Column("email", Text, nullable=False),
+    *_user_columns(),
 )
 
 # Every notification, created once: `key` is (cause, recipient, type), or for a reminder

@@ -6,8 +6,10 @@ for `listing_cache_seconds` and sent again without routing, dependencies or quer
 while one request builds a page, the others asking for it wait for that one instead of
 all querying at once when it expires. Like the count it is never older than a request's
 `X-Min-Position` (the page remembers the watermark it reflects, and a request asking for
-more builds it again). A request with a token is never answered from here: it may be the
-caller's own write they expect to see, and a bad token must still get its 401.
+more builds it again), which is how a caller sees their own write. The pages carry nothing
+of the caller's, so a signed-in request is answered from here too once its token is
+checked (a signed-in app user always sends one); a bad or revoked token goes on to the app
+for its 401.
 """
 
 from __future__ import annotations
@@ -18,10 +20,12 @@ from collections import OrderedDict
 from collections.abc import Collection
 from dataclasses import dataclass, field
 
+from fastapi.security.utils import get_authorization_scheme_param
 from starlette.datastructures import Headers
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from query_api.watermarks import WatermarkWatcher
+from shared.http.auth import caller_of
 from shared.integration.names import EVENTS_PROJECTION, MIN_POSITION_HEADER, header_position
 
 # What the kept pages may hold in all (bytes); the least recently used go first. Bounded by
@@ -68,7 +72,7 @@ class PageCache:
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         asked = self._asked_position(scope)
-        if asked is None:
+        if asked is None or not await _caller_may_share(scope):
             await self._app(scope, receive, send)
             return
         headers = Headers(scope=scope)
@@ -124,7 +128,7 @@ class PageCache:
             await send(message)
 
     def _asked_position(self, scope: Scope) -> int | None:
-        """The position an anonymous GET of a cached path asks for; None for any other."""
+        """The position a GET of a cached path asks for; None for any other."""
         if (
             self._seconds <= 0
             or scope["type"] != "http"
@@ -133,13 +137,29 @@ class PageCache:
         ):
             return None
         headers = Headers(scope=scope)
-        if "authorization" in headers:
-            return None
         # Anything but a position is the app's to refuse with a 400.
         return header_position(headers.get(MIN_POSITION_HEADER, "0"))
 
     def _usable(self, page: _Page, asked: int) -> bool:
         return time.monotonic() - page.taken_at < self._seconds and page.position >= asked
+
+
+async def _caller_may_share(scope: Scope) -> bool:
+    """Whether the request is anonymous or signed in with a token the app would accept.
+
+    The header is read as the app's `bearer_token` reads it: a scheme other than Bearer is
+    no token at all."""
+    authorization = Headers(scope=scope).get("authorization")
+    scheme, token = get_authorization_scheme_param(authorization)
+    if not authorization or scheme.lower() != "bearer":
+        return True
+    state = scope["app"].state
+    try:
+        await caller_of(token, state.settings, state.access)
+    except Exception:
+        # Refused, or not known now (the database away): the app answers it its own way.
+        return False
+    return True
 
 
 def _weight(key: _Key, page: _Page) -> int:

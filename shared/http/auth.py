@@ -44,11 +44,16 @@ async def optional_caller(
     """
     if token is None:
         return None
-    caller = decode_access_token(app_settings(request), token)
-    access = await access_store(request).get(caller.id)
-    if access is None or not access.is_active:
+    return await caller_of(token, app_settings(request), access_store(request))
+
+
+async def caller_of(token: str, settings: Settings, access: AccessStore) -> Caller:
+    """The caller a bearer token names, with their rights now; `InvalidToken` if none."""
+    caller = decode_access_token(settings, token)
+    allowed = await access.get(caller.id)
+    if allowed is None or not allowed.is_active:
         raise InvalidToken
-    return replace(caller, is_staff=access.is_staff)
+    return replace(caller, is_staff=allowed.is_staff)
 
 
 async def current_caller(caller: Annotated[Caller | None, Depends(optional_caller)]) -> Caller:

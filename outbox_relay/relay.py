@@ -100,9 +100,12 @@ class OutboxRelay:
                 # Requests made while no relay was active are waiting already.
                 resend = True
                 while not self._stopping.is_set():
-                    published = publisher.publish_pending()
+                    # What was sent before goes first: after a crash of everything, rows
+                    # never sent are newer than those the broker lost, and a consumer
+                    # that read them first parked them and counted them as progress.
                     if resend:
                         publisher.resend_requested()
+                    published = publisher.publish_pending()
                     self._backoff.reset()
                     self._prune_if_due(conn)
                     resend = False

@@ -325,6 +325,35 @@ def test_a_relay_killed_between_ack_and_mark_loses_nothing_and_sends_again(
     assert sorted(d.position for d in delivered) == sorted(positions * 2)
 
 
+def test_a_relay_that_finds_the_broker_lost_what_it_sent_sends_that_before_anything_new(
+    settings: Settings, board: Board
+) -> None:
+    # Given an event sent with two changes, then the broker losing everything (a broker
+    # that comes back empty: topics of another name), and two changes never sent
+    event_id = schedule(board)
+    for n in range(2):
+        retitle(board, event_id, f"Версия {n}")
+    with running(OutboxRelay(settings)):
+        eventually(lambda: all_published(settings), "the first rows sent", timeout=WAIT_SECONDS)
+    for n in range(2, 4):
+        retitle(board, event_id, f"Версия {n}")
+    emptied = settings.model_copy(update={"topic_prefix": f"emptied-{uuid4().hex[:8]}"})
+    ensure_topics(emptied)
+    reader = TopicReader(emptied)
+
+    # When a relay becomes active against it
+    try:
+        with running(OutboxRelay(emptied)):
+            delivered = reader.read_until(5)
+    finally:
+        reader.close()
+
+    # Then the aggregate's messages arrive in position order, the lost ones first
+    positions = [d.position for d in delivered]
+    assert positions == sorted(positions)
+    assert sorted(set(positions)) == [row.position for row in outbox_rows(settings)]
+
+
 def test_a_standby_relay_takes_over_when_the_active_one_stops(
     settings: Settings, board: Board, reader: TopicReader
 ) -> None:

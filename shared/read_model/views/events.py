@@ -12,6 +12,8 @@ from sqlalchemy import (
     Integer,
     RowMapping,
     Select,
+    Uuid,
+    bindparam,
     exists,
     func,
     literal,
@@ -94,45 +96,12 @@ async def list_events(engine: AsyncEngine, query: Select[Any]) -> list[dict[str,
     return [_list_item(row) for row in rows]
 
 
-async def event_detail(
-    conn: AsyncConnection, event_id: UUID, viewer_id: UUID | None
-) -> dict[str, Any] | None:
-    """The detail, with whether `viewer_id` holds a booking and the score they gave."""
-    of_viewer = (bookings.c.event_id == _c.id) & (bookings.c.user_id == viewer_id)
-    is_booked = exists().where(of_viewer) if viewer_id else literal(False)
-    my_rating = (
-        select(ratings.c.score)
-        .where(ratings.c.event_id == _c.id, ratings.c.user_id == viewer_id)
-        .scalar_subquery()
-        if viewer_id
-        else literal(None, Integer)
-    )
-    query = select(
-        *_DETAIL_COLUMNS,
-        is_booked.label("is_booked"),
-        my_rating.label("my_rating"),
-        _waitlist_position(viewer_id).label("my_waitlist_position"),
-    ).where(_c.id == event_id, _NOT_DELETED)
-    row = (await conn.execute(query)).mappings().first()
-    if row is None:
-        return None
-    return {
-        **_list_item(row),
-        "description": row["description"],
-        "is_booked": row["is_booked"],
-        "my_rating": row["my_rating"],
-        "my_waitlist_position": row["my_waitlist_position"],
-    }
-
-
-def _waitlist_position(viewer_id: UUID | None) -> ColumnElement[Any]:
+def _waitlist_position(viewer: ColumnElement[Any]) -> ColumnElement[Any]:
     """The viewer's place in the event's line (1 is next), or null when not in it."""
-    if viewer_id is None:
-        return literal(None, Integer)
     mine = waitlist.alias("mine")
     joined = (
         select(mine.c.joined_version)
-        .where(mine.c.event_id == _c.id, mine.c.user_id == viewer_id)
+        .where(mine.c.event_id == _c.id, mine.c.user_id == viewer)
         .scalar_subquery()
     )
     ahead_and_self = (
@@ -142,6 +111,51 @@ def _waitlist_position(viewer_id: UUID | None) -> ColumnElement[Any]:
         .scalar_subquery()
     )
     return func.nullif(ahead_and_self, 0)
+
+
+def _detail_query(signed_in: bool) -> Select[Any]:
+    """The detail of `:event_id`, as seen by `:viewer_id` when `signed_in`: built once, as
+    building and keying the statement on every request cost more than running it."""
+    viewer = bindparam("viewer_id", type_=Uuid)
+    if signed_in:
+        of_viewer = (bookings.c.event_id == _c.id) & (bookings.c.user_id == viewer)
+        is_booked: ColumnElement[Any] = exists().where(of_viewer)
+        my_rating: ColumnElement[Any] = (
+            select(ratings.c.score)
+            .where(ratings.c.event_id == _c.id, ratings.c.user_id == viewer)
+            .scalar_subquery()
+        )
+        my_place = _waitlist_position(viewer)
+    else:
+        is_booked, my_rating = literal(False), literal(None, Integer)
+        my_place = literal(None, Integer)
+    return select(
+        *_DETAIL_COLUMNS,
+        is_booked.label("is_booked"),
+        my_rating.label("my_rating"),
+        my_place.label("my_waitlist_position"),
+    ).where(_c.id == bindparam("event_id", type_=Uuid), _NOT_DELETED)
+
+
+_DETAIL = {signed_in: _detail_query(signed_in) for signed_in in (False, True)}
+
+
+async def event_detail(
+    conn: AsyncConnection, event_id: UUID, viewer_id: UUID | None
+) -> dict[str, Any] | None:
+    """The detail, with whether `viewer_id` holds a booking and the score they gave."""
+    query = _DETAIL[viewer_id is not None]
+    params = {"event_id": event_id, "viewer_id": viewer_id}
+    row = (await conn.execute(query, params)).mappings().first()
+    if row is None:
+        return None
+    return {
+        **_list_item(row),
+        "description": row["description"],
+        "is_booked": row["is_booked"],
+        "my_rating": row["my_rating"],
+        "my_waitlist_position": row["my_waitlist_position"],
+    }
 
 
 async def upcoming_events_of(

@@ -93,6 +93,11 @@ class Projection:
     derive: Callable[[Row], Row] = lambda row: row
     # Child writes that follow from how a row changed, whatever the message (counters).
     on_change: Callable[[Row | None, Row], list[ChildWrite]] = lambda before, after: []
+    # Whether reads wait for its watermark (`X-Min-Position`): such a watermark follows the
+    # relay's head at once, also when only streams it does not read moved. One no read
+    # waits for moves with its own batches and the safety round, which pruning and a
+    # resend's starting point can afford.
+    awaited: bool = True
 
     @property
     def tables(self) -> tuple[Table, ...]:

@@ -218,4 +218,6 @@ NOTIFIER_USERS = Projection(
     streams=(USERS_STREAM,),
     handlers={"user.registered": registered},
     creates=frozenset({"user.registered"}),
+    # Addresses for deliveries: no read waits for them.
+    awaited=False,
 )

@@ -4,8 +4,8 @@ The relay tells, with each acknowledged batch, how far it published and where
 (`PublishedNotice` on `PUBLISHED_CHANNEL`). A worker listens on one connection: it wakes
 its consumer on the partitions that hold messages it has not read (they are paused while
 there is nothing to read, so an idle worker asks the broker nothing), and moves the
-watermarks of its projections, which rise with the relay's head even when only streams
-they do not read moved. Every `safety_round_seconds` it also wakes every partition and moves
+watermarks reads wait for, which rise with the relay's head even when only streams their
+projections do not read moved. Every `safety_round_seconds` it also wakes every partition and moves
 the watermarks whatever it heard, and asks the relay again for the positions a projection
 lacks although its consumer has read all the broker holds: a broker that lost messages
 (the embedded one forgets everything when it stops) makes the read side heal on its own.
@@ -75,7 +75,7 @@ class RelayWatch:
             told_at = self._told_at
             await asyncio.sleep(ADVANCE_AFTER_SECONDS)
             for projector in self._projectors:
-                if projector.last_batch_at < told_at:
+                if projector.projection.awaited and projector.last_batch_at < told_at:
                     await projector.advance()
 
     async def safety_round(self) -> None:

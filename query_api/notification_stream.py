@@ -20,19 +20,18 @@ from dataclasses import dataclass, field
 from uuid import UUID
 
 import msgspec
-import psycopg
 from sqlalchemy.ext.asyncio import AsyncEngine
 from starlette.responses import StreamingResponse
 from starlette.types import Receive, Scope, Send
 
 from shared.auth.access_store import AccessStore
+from shared.infra.listening import Listening, follow_channel
 from shared.infra.tasks import cancelled
 from shared.integration.names import NOTIFICATIONS_CHANNEL
 from shared.read_model.views import notifications as views
 
 logger = logging.getLogger(__name__)
 
-RECONNECT_SECONDS = 1.0
 # Notifications read per query; a longer backlog takes more than one.
 BATCH = 100
 # Events a stream may hold unsent: a client that falls this far behind is hung up on, and
@@ -112,19 +111,17 @@ class StreamHub:
             await cancelled(recipient.reading)
 
     async def _listen(self) -> None:
-        while True:
-            try:
-                async with await psycopg.AsyncConnection.connect(
-                    self._database_url, autocommit=True
-                ) as conn:
-                    await conn.execute(f"LISTEN {NOTIFICATIONS_CHANNEL}")
-                    # Whatever became visible while nobody listened.
-                    self._wake(list(self._recipients))
-                    async for notify in conn.notifies():
-                        self._wake(_user_ids(notify.payload))
-            except (psycopg.Error, OSError) as error:
-                logger.warning("notification listener lost its connection: %s", error)
-            await asyncio.sleep(RECONNECT_SECONDS)
+        await follow_channel(
+            self._database_url,
+            NOTIFICATIONS_CHANNEL,
+            lambda payload: self._wake(_user_ids(payload)),
+            what="notification listener",
+            caught_up=self._wake_everyone,
+        )
+
+    async def _wake_everyone(self, _conn: Listening) -> None:
+        # Whatever became visible while nobody listened.
+        self._wake(list(self._recipients))
 
     def _wake(self, user_ids: Iterable[UUID]) -> None:
         for user_id in user_ids:

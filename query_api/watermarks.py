@@ -14,6 +14,7 @@ import logging
 import psycopg
 from psycopg.rows import TupleRow
 
+from shared.infra.listening import follow_channel
 from shared.infra.tasks import cancelled
 from shared.integration.names import WATERMARK_CHANNEL
 from shared.read_model.watermarks import ALL_WATERMARKS_SQL, parse_watermark_notice
@@ -21,7 +22,6 @@ from shared.read_model.watermarks import ALL_WATERMARKS_SQL, parse_watermark_not
 logger = logging.getLogger(__name__)
 
 POLL_SECONDS = 0.05
-RECONNECT_SECONDS = 1.0
 # The poller keeps its connection this long after the last waiter: under steady traffic
 # requests wait again and again, and a connection opened for each burst (a new server
 # process each time) cost more CPU than all the polls it served.
@@ -68,21 +68,13 @@ class WatermarkWatcher:
         self._task = self._poller = None
 
     async def _run(self) -> None:
-        while True:
-            try:
-                await self._listen()
-            except (psycopg.Error, OSError) as error:
-                logger.warning("watermark listener lost its connection: %s", error)
-                await asyncio.sleep(RECONNECT_SECONDS)
-
-    async def _listen(self) -> None:
-        async with await psycopg.AsyncConnection.connect(
-            self._database_url, autocommit=True
-        ) as conn:
-            await conn.execute(f"LISTEN {WATERMARK_CHANNEL}")
-            await self._poll(conn)
-            async for notify in conn.notifies():
-                self._advance_from_payload(notify.payload)
+        await follow_channel(
+            self._database_url,
+            WATERMARK_CHANNEL,
+            self._advance_from_payload,
+            what="watermark listener",
+            caught_up=self._poll,
+        )
 
     async def _poll_while_waiting(self) -> None:
         loop = asyncio.get_running_loop()

@@ -19,12 +19,11 @@ import time
 from collections.abc import Sequence
 
 import faust
-import psycopg
-from psycopg.rows import TupleRow
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from projections.live import LiveProjector
 from projections.runtime.transport import Ends, consumer_thread
+from shared.infra.listening import Listening, follow_channel
 from shared.integration.names import PUBLISHED_CHANNEL
 from shared.outbox.progress import REQUEST_RESEND, SENT_ENDS, PublishedNotice
 from shared.read_model.watermarks import partitions_behind
@@ -32,7 +31,6 @@ from shared.settings import Settings
 
 logger = logging.getLogger(__name__)
 
-RECONNECT_SECONDS = 1.0
 # A watermark moves on the relay's word alone this long after it, unless a batch of its
 # projection began meanwhile (which moves it anyway): under load, that is almost always.
 ADVANCE_AFTER_SECONDS = 0.02
@@ -57,15 +55,13 @@ class RelayWatch:
 
     async def listen(self) -> None:
         """Follow the relay until cancelled, reconnecting when the database goes away."""
-        while True:
-            try:
-                async with await psycopg.AsyncConnection.connect(
-                    self._settings.database_url, autocommit=True
-                ) as conn:
-                    await self._follow(conn)
-            except (psycopg.Error, OSError) as error:
-                logger.warning("lost the relay's notifications (%s); reconnecting", error)
-                await asyncio.sleep(RECONNECT_SECONDS)
+        await follow_channel(
+            self._settings.database_url,
+            PUBLISHED_CHANNEL,
+            self._told,
+            what="relay watch",
+            caught_up=self._catch_up,
+        )
 
     async def advance_when_told(self) -> None:
         """Move the watermarks the relay's head moved past, unless a batch did it already."""
@@ -90,24 +86,24 @@ class RelayWatch:
         except Exception:
             logger.exception("could not check for messages the broker lost")
 
-    async def _follow(self, conn: psycopg.AsyncConnection[TupleRow]) -> None:
-        await conn.execute(f"LISTEN {PUBLISHED_CHANNEL}")
-        # What was published while this worker was not listening.
+    async def _catch_up(self, conn: Listening) -> None:
+        """What was published while this worker was not listening."""
         cursor = await conn.execute(SENT_ENDS)
         self._wake({(self._topic(s), p): end for s, p, end in await cursor.fetchall()})
-        async for notify in conn.notifies():
-            try:
-                notice = PublishedNotice.decode(notify.payload)
-            except ValueError:
-                logger.warning("ignoring a malformed relay notice %r", notify.payload)
-                continue
-            self._wake(
-                {
-                    (self._topic(stream), partition): end
-                    for stream, ends in notice.ends.items()
-                    for partition, end in ends.items()
-                }
-            )
+
+    def _told(self, payload: str) -> None:
+        try:
+            notice = PublishedNotice.decode(payload)
+        except ValueError:
+            logger.warning("ignoring a malformed relay notice %r", payload)
+            return
+        self._wake(
+            {
+                (self._topic(stream), partition): end
+                for stream, ends in notice.ends.items()
+                for partition, end in ends.items()
+            }
+        )
 
     def _wake(self, ends: Ends) -> None:
         thread = consumer_thread(self._app)

@@ -24,12 +24,12 @@ from collections.abc import AsyncIterator, Iterable
 from contextlib import asynccontextmanager
 from uuid import UUID
 
-import psycopg
 from sqlalchemy import text
 from sqlalchemy.ext.asyncio import create_async_engine
 
 from shared.auth.access import Access
 from shared.infra.database import POOL_TIMEOUT_SECONDS
+from shared.infra.listening import Listening, follow_channel
 from shared.infra.tasks import cancelled
 from shared.integration.names import ACCESS_CHANNEL
 from shared.settings import EVENT_STORE_SCHEMA, Settings
@@ -42,7 +42,6 @@ _SELECT = text(
 )
 # Users kept per process; the least recently asked go first.
 MAX_KEPT = 50_000
-RECONNECT_SECONDS = 1.0
 # A miss holds a connection for one short statement; a burst of misses waits its turn.
 POOL_SIZE = 4
 
@@ -111,22 +110,22 @@ class AccessStore:
             await self.stop()
 
     async def _listen(self) -> None:
-        while True:
-            try:
-                async with await psycopg.AsyncConnection.connect(
-                    self._database_url, autocommit=True
-                ) as conn:
-                    await conn.execute(f"LISTEN {ACCESS_CHANNEL}")
-                    self._forget_all()
-                    self._listening = True
-                    async for notify in conn.notifies():
-                        self.forget([_user_id(notify.payload)])
-            except (psycopg.Error, OSError) as error:
-                logger.warning("access listener lost its connection: %s", error)
-            finally:
-                self._listening = False
-                self._forget_all()
-            await asyncio.sleep(RECONNECT_SECONDS)
+        await follow_channel(
+            self._database_url,
+            ACCESS_CHANNEL,
+            lambda payload: self.forget([_user_id(payload)]),
+            what="access listener",
+            caught_up=self._now_listening,
+            lost=self._not_listening,
+        )
+
+    async def _now_listening(self, _conn: Listening) -> None:
+        self._forget_all()
+        self._listening = True
+
+    def _not_listening(self) -> None:
+        self._listening = False
+        self._forget_all()
 
     def _forget_all(self) -> None:
         with self._lock:

@@ -71,11 +71,12 @@ class PageCache:
         self._building: dict[_Key, _Page] = {}
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        asked = self._asked_position(scope)
-        if asked is None or not await _caller_may_share(scope):
+        headers = Headers(scope=scope) if self._cached_path(scope) else None
+        # Anything but a position is the app's to refuse with a 400.
+        asked = None if headers is None else header_position(headers.get(MIN_POSITION_HEADER, "0"))
+        if headers is None or asked is None or not await _caller_may_share(scope, headers):
             await self._app(scope, receive, send)
             return
-        headers = Headers(scope=scope)
         # The page's links carry the host and scheme it was asked by.
         key: _Key = (scope["scheme"], headers.get("host", ""), scope["path"], scope["query_string"])
         kept = self._kept.get(key)
@@ -127,29 +128,25 @@ class PageCache:
         for message in page.messages:
             await send(message)
 
-    def _asked_position(self, scope: Scope) -> int | None:
-        """The position a GET of a cached path asks for; None for any other."""
-        if (
-            self._seconds <= 0
-            or scope["type"] != "http"
-            or scope["method"] != "GET"
-            or scope["path"] not in self._paths
-        ):
-            return None
-        headers = Headers(scope=scope)
-        # Anything but a position is the app's to refuse with a 400.
-        return header_position(headers.get(MIN_POSITION_HEADER, "0"))
+    def _cached_path(self, scope: Scope) -> bool:
+        """Whether this is a GET of a path whose pages are kept."""
+        return (
+            self._seconds > 0
+            and scope["type"] == "http"
+            and scope["method"] == "GET"
+            and scope["path"] in self._paths
+        )
 
     def _usable(self, page: _Page, asked: int) -> bool:
         return time.monotonic() - page.taken_at < self._seconds and page.position >= asked
 
 
-async def _caller_may_share(scope: Scope) -> bool:
+async def _caller_may_share(scope: Scope, headers: Headers) -> bool:
     """Whether the request is anonymous or signed in with a token the app would accept.
 
     The header is read as the app's `bearer_token` reads it: a scheme other than Bearer is
     no token at all."""
-    authorization = Headers(scope=scope).get("authorization")
+    authorization = headers.get("authorization")
     scheme, token = get_authorization_scheme_param(authorization)
     if not authorization or scheme.lower() != "bearer":
         return True

@@ -126,7 +126,7 @@ def child_statements(tables: Mapping[str, Table], writes: Iterable[ChildWrite]) 
     statements: list[Statement] = []
     for name, latest_by_key in net.latest.items():
         statements += _put_and_remove(tables[name], list(latest_by_key.values()))
-    for name, added_by_key in net.added.items():
+    for name, added_by_key in sorted(net.added.items()):
         statements.append(_add(tables[name], list(added_by_key.values())))
     return statements
 
@@ -146,7 +146,7 @@ async def copy_children(
             await conn.execute(statement, rows)
         if put:
             await _copy_upsert(conn, table, put)
-    for name, added_by_key in net.added.items():
+    for name, added_by_key in sorted(net.added.items()):
         statement, rows = _add(tables[name], list(added_by_key.values()))
         await conn.execute(statement, rows)
 
@@ -234,7 +234,10 @@ def _upsert_children(table: Table, columns: tuple[str, ...]) -> Executable:
 
 
 def _add(table: Table, writes: list[Add]) -> Statement:
-    rows = [{**w.defaults, **w.key, **w.amounts} for w in writes]
+    # Tables by name and rows by key: two transactions adding to the same counters (a
+    # replay's parts, workers of several partitions) lock them in one order, no deadlock.
+    ordered = sorted(writes, key=lambda w: _key_of(table, w.key))
+    rows = [{**w.defaults, **w.key, **w.amounts} for w in ordered]
     counters = tuple(sorted({column for w in writes for column in w.amounts}))
     return _add_to_counters(table, counters), rows
 

@@ -127,6 +127,11 @@ class Settings(BaseSettings):
     # How often a worker wakes every partition, moves its watermarks whatever it heard, and
     # asks the relay again for what the broker lost (`projections/runtime/relay_watch.py`).
     safety_round_seconds: float = Field(default=5.0, gt=0)
+    # A replay folds a read model in this many worker processes (0: one per core), once it
+    # has this many stored events to read (below, one process is done before the workers
+    # have opened their connections).
+    replay_workers: int = Field(default=0, ge=0)
+    replay_parallel_from: int = Field(default=10_000, ge=0)
     # Upcoming events are finished this long after their start, by a sweep this often.
     status_sweep_seconds: float = Field(default=60.0, gt=0)
     finish_after_seconds: float = Field(default=7200.0, ge=0)

@@ -14,7 +14,7 @@ from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncEngine, create_async_engine
 
 from projections.read_models.events import EVENTS
-from projections.read_models.replay import replay
+from projections.read_models.replay import Part, replay
 from projections.store import apply_batch
 from shared.application.board import Board
 from shared.domain.event import Event
@@ -190,27 +190,25 @@ async def test_tags_count_the_events_that_carry_them_most_used_first(
     ]
 
 
+@pytest.mark.parametrize("workers", [1, 2], ids=["one process", "two worker processes"])
 async def test_a_replay_rebuilds_bookings_ratings_and_tags_from_the_event_store(
-    read_settings: Settings, read_engine: AsyncEngine
+    read_settings: Settings, read_engine: AsyncEngine, workers: int
 ) -> None:
     board = Board(read_settings, env=event_store_env(read_settings))
+
+    def scheduled(tags: list[str]) -> UUID:
+        details = event_details(
+            START, title="Лекция", description="О проекциях", location="Пермь", seats=5, tags=tags
+        )
+        return board.schedule_event(details, caller=Caller(uuid4(), "org")).aggregate.id
+
     try:
-        event_ids = [
-            board.schedule_event(
-                event_details(
-                    START,
-                    title="Лекция",
-                    description="О проекциях",
-                    location="Пермь",
-                    seats=5,
-                    tags=tags,
-                ),
-                caller=Caller(uuid4(), "org"),
-            ).aggregate.id
-            for tags in (["Python", "Базы"], ["python"])
-        ]
+        event_ids = [scheduled(["Python", "Базы"]), scheduled(["python"])]
+        # Events in both halves, so two workers add to the same tag's counter.
+        while len({Part(0, 2).holds(event_id) for event_id in event_ids}) < 2:
+            event_ids.append(scheduled(["python"]))
         board.create_tag("Пустой")
-        for event_id in event_ids:
+        for event_id in event_ids[:2]:
             board.book_seat(event_id, caller=Caller(*ANNA))
         board.book_seat(event_ids[0], caller=Caller(*BORIS))
         board.cancel_booking(event_ids[1], caller=Caller(*ANNA))
@@ -221,10 +219,13 @@ async def test_a_replay_rebuilds_bookings_ratings_and_tags_from_the_event_store(
             tags.insert().values(name_folded="лишний", name="Лишний", events_count=9)
         )
 
-    await asyncio.to_thread(replay, read_settings, False)
+    parallel = read_settings.model_copy(
+        update={"replay_workers": workers, "replay_parallel_from": 0}
+    )
+    await asyncio.to_thread(replay, parallel, False)
 
     assert sorted(await table_rows(read_engine, select(tags.c.name, tags.c.events_count))) == [
-        ("Python", 2),
+        ("Python", len(event_ids)),
         ("Базы", 1),
         ("Пустой", 0),
     ]

@@ -19,7 +19,7 @@ from outbox_relay.producer import Sent
 from outbox_relay.publisher import RECORD_PUBLISHED, sent_record
 from projections.live import Consumed, LiveProjector
 from projections.read_models.events import EVENTS
-from projections.read_models.replay import replay
+from projections.read_models.replay import Part, replay
 from projections.store import apply_batch
 from shared.application.board import Board
 from shared.domain.event import Event
@@ -423,8 +423,21 @@ async def test_an_unreadable_message_is_parked_by_its_header_and_does_not_stall_
     assert await current_watermark(engine) == garbage.position
 
 
+async def test_postgres_puts_an_aggregate_in_the_part_python_does(engine: AsyncEngine) -> None:
+    ids = [uuid4() for _ in range(64)]
+    async with engine.connect() as conn:
+        found = await conn.exec_driver_sql(
+            "SELECT id, get_byte(uuid_send(id), 15) %% 3 FROM unnest(%(ids)s::uuid[]) AS id",
+            {"ids": ids},
+        )
+        in_postgres = dict(found.all())
+
+    assert in_postgres == {id_: next(i for i in range(3) if Part(i, 3).holds(id_)) for id_ in ids}
+
+
+@pytest.mark.parametrize("workers", [1, 2], ids=["one process", "two worker processes"])
 async def test_a_replay_rebuilds_the_table_the_live_projector_built(
-    engine: AsyncEngine, board: Board, settings: Settings
+    engine: AsyncEngine, board: Board, settings: Settings, workers: int
 ) -> None:
     scheduled = [
         board.schedule_event(
@@ -453,7 +466,8 @@ async def test_a_replay_rebuilds_the_table_the_live_projector_built(
             {"p": live[-5].position},
         )
 
-    count = await asyncio.to_thread(replay, settings, False)
+    parallel = settings.model_copy(update={"replay_workers": workers, "replay_parallel_from": 0})
+    count = await asyncio.to_thread(replay, parallel, False)
 
     # 30 scheduled, 11 updated, and the tags "a", "b" and "c" created on first use.
     assert count == len(live) == 44

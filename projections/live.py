@@ -14,9 +14,9 @@ from sqlalchemy import exc as sa_exc
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
 from projections.folding import Parked, Projection
-from projections.store import apply_batch, park, park_unreadable
+from projections.store import apply_batch, park, park_unreadable, run_pipelined
 from shared.integration.envelope import Envelope
-from shared.read_model.watermarks import Progress, advance_watermark
+from shared.read_model.watermarks import Progress, advance_watermark, watermark_advance
 
 logger = logging.getLogger(__name__)
 
@@ -145,7 +145,10 @@ class LiveProjector:
             await self._done(conn, progress_of([], [consumed for consumed, _ in unreadable]))
 
     async def _done(self, conn: AsyncConnection, progress: Progress) -> None:
-        await advance_watermark(conn, self.projection.name, self.projection.streams, progress)
+        statement, params = watermark_advance(
+            self.projection.name, self.projection.streams, progress
+        )
+        await run_pipelined(conn, [(statement, [params])])
 
     async def _retrying(self, attempt: Callable[[], Awaitable[None]]) -> None:
         # faust acknowledges whatever happens, so giving up would lose the batch: wait instead.

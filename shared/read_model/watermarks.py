@@ -18,7 +18,7 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from typing import Any
 
-from sqlalchemy import select, text
+from sqlalchemy import TextClause, select, text
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
 from shared.integration.names import WATERMARK_CHANNEL
@@ -133,11 +133,19 @@ async def advance_watermark(
     """Record `progress` (the highest position applied in each partition) and move the
     watermark as far as the progress recorded lets it; return it. Runs in the caller's
     transaction (and tells `WATERMARK_CHANNEL` on commit when it moved)."""
-    params = {
+    statement, params = watermark_advance(projection, streams, progress)
+    row = (await conn.execute(statement, params)).first()
+    return 0 if row is None else int(row[0])
+
+
+def watermark_advance(
+    projection: str, streams: Sequence[str], progress: Progress | None = None
+) -> tuple[TextClause, dict[str, Any]]:
+    """`advance_watermark`'s statement and parameters, for a caller that sends it along
+    with others and needs no answer."""
+    return _ADVANCE, {
         "projection": projection,
         "streams": list(streams),
         "channel": WATERMARK_CHANNEL,
         **_progress_params(progress or {}),
     }
-    row = (await conn.execute(_ADVANCE, params)).first()
-    return 0 if row is None else int(row[0])

@@ -11,9 +11,20 @@ from typing import Any, cast
 from uuid import UUID
 
 from psycopg import AsyncConnection as AsyncConnection_
+from psycopg.rows import dict_row
 from psycopg.sql import SQL, Identifier
-from sqlalchemy import Column, Executable, Select, Table, bindparam, delete, select
-from sqlalchemy.dialects.postgresql import insert
+from sqlalchemy import (
+    Column,
+    ColumnElement,
+    Executable,
+    Select,
+    Table,
+    any_,
+    bindparam,
+    delete,
+    select,
+)
+from sqlalchemy.dialects.postgresql import ARRAY, insert
 from sqlalchemy.dialects.postgresql.psycopg import dialect as psycopg_dialect
 from sqlalchemy.engine import Dialect
 from sqlalchemy.ext.asyncio import AsyncConnection
@@ -45,9 +56,15 @@ def written_columns(table: Table) -> list[Column[Any]]:
     return [c for c in table.columns if c.computed is None]
 
 
+def _any_id(column: Column[Any]) -> ColumnElement[bool]:
+    """`column = ANY(:ids)`: one array parameter, so the text is the same for any number of
+    ids and can be compiled once for the driver (an expanding `IN` is rendered per count)."""
+    return column == any_(bindparam("ids", type_=ARRAY(column.type)))
+
+
 @cache
 def _rows_by_id(table: Table, for_update: bool) -> Select[Any]:
-    query = select(*written_columns(table)).where(table.c.id.in_(bindparam("ids", expanding=True)))
+    query = select(*written_columns(table)).where(_any_id(table.c.id))
     return query.with_for_update() if for_update else query
 
 
@@ -285,7 +302,7 @@ _TAKE_PARKED = (
     delete(parked_messages)
     .where(
         parked_messages.c.projection == bindparam("projection"),
-        parked_messages.c.aggregate_id.in_(bindparam("ids", expanding=True)),
+        _any_id(parked_messages.c.aggregate_id),
     )
     .returning(parked_messages.c.payload)
 )
@@ -302,13 +319,40 @@ async def with_parked(
     acting: after a crash of the whole stack a booking can come before its event's
     `event.scheduled`, and used to stay parked for good. A message parked for a fault of
     its own is parked again, so an aggregate's order is never broken."""
-    ids = {envelope.aggregate_id for envelope in envelopes}
-    payloads = list(await conn.scalars(_TAKE_PARKED, {"projection": projection, "ids": list(ids)}))
+    ids = list({envelope.aggregate_id for envelope in envelopes})
+    payloads = list(await conn.scalars(_TAKE_PARKED, {"projection": projection, "ids": ids}))
+    return _with_retaken(projection, envelopes, payloads)
+
+
+def _with_retaken(
+    projection: str, envelopes: list[Envelope], payloads: list[bytes]
+) -> list[Envelope]:
     if not payloads:
         return envelopes
     logger.info("%s: taking back %d parked messages", projection, len(payloads))
     retaken = [Envelope.decode(payload) for payload in payloads]
     return sorted(retaken + envelopes, key=lambda envelope: envelope.position)
+
+
+async def _retake_and_lock(
+    conn: AsyncConnection, projection: Projection, ids: list[UUID]
+) -> tuple[list[bytes], dict[UUID, Row]]:
+    """`with_parked`'s parked messages and `load_rows`' locked rows of the same aggregates,
+    asked for in one psycopg pipeline: one round trip, and no SQLAlchemy per statement."""
+    raw = await conn.get_raw_connection()
+    driver = cast(AsyncConnection_[Any], raw.driver_connection)
+    async with (
+        driver.pipeline(),
+        driver.cursor() as parked,
+        driver.cursor(row_factory=dict_row) as locked,
+    ):
+        await parked.execute(
+            _driver_sql(_TAKE_PARKED, ()), {"projection": projection.name, "ids": ids}
+        )
+        await locked.execute(_driver_sql(_rows_by_id(projection.table, True), ()), {"ids": ids})
+        payloads = [payload for (payload,) in await parked.fetchall()]
+        rows = {row["id"]: row for row in await locked.fetchall()}
+    return payloads, rows
 
 
 # The aggregate a message is parked under when it cannot be read at all.
@@ -363,9 +407,11 @@ async def apply_batch(
 ) -> Folded:
     """Apply messages to the live read model in the caller's transaction, with the
     parked messages of their aggregates (see `with_parked`)."""
-    envelopes = await with_parked(conn, projection.name, envelopes)
-    ids = {e.aggregate_id for e in envelopes}
-    rows = await load_rows(conn, projection.table, ids, for_update=True)
+    # What is taken back is of the same aggregates: its rows are the batch's.
+    payloads, rows = await _retake_and_lock(
+        conn, projection, list({e.aggregate_id for e in envelopes})
+    )
+    envelopes = _with_retaken(projection.name, envelopes, payloads)
     folded = fold(projection, rows, set(), envelopes)
     await run_pipelined(
         conn,

@@ -304,8 +304,15 @@ _TAKE_PARKED = (
         parked_messages.c.projection == bindparam("projection"),
         _any_id(parked_messages.c.aggregate_id),
     )
-    .returning(parked_messages.c.payload)
+    .returning(
+        parked_messages.c.position,
+        parked_messages.c.aggregate_id,
+        parked_messages.c.payload,
+        parked_messages.c.error,
+    )
 )
+# A parked message as `_TAKE_PARKED` gives it back: position, aggregate, payload, error.
+Taken = tuple[int, UUID, bytes, str]
 
 
 async def with_parked(
@@ -320,23 +327,34 @@ async def with_parked(
     `event.scheduled`, and used to stay parked for good. A message parked for a fault of
     its own is parked again, so an aggregate's order is never broken."""
     ids = list({envelope.aggregate_id for envelope in envelopes})
-    payloads = list(await conn.scalars(_TAKE_PARKED, {"projection": projection, "ids": ids}))
-    return _with_retaken(projection, envelopes, payloads)
+    result = await conn.execute(_TAKE_PARKED, {"projection": projection, "ids": ids})
+    taken = [(row[0], row[1], row[2], row[3]) for row in result]
+    retaken, unreadable = _with_retaken(projection, envelopes, taken)
+    await run_pipelined(conn, _parking(projection, unreadable))
+    return retaken
 
 
 def _with_retaken(
-    projection: str, envelopes: list[Envelope], payloads: list[bytes]
-) -> list[Envelope]:
-    if not payloads:
-        return envelopes
-    logger.info("%s: taking back %d parked messages", projection, len(payloads))
-    retaken = [Envelope.decode(payload) for payload in payloads]
-    return sorted(retaken + envelopes, key=lambda envelope: envelope.position)
+    projection: str, envelopes: list[Envelope], taken: list[Taken]
+) -> tuple[list[Envelope], list[Taken]]:
+    """The batch with the messages taken back, in position order, and those taken back
+    that cannot be read (to be parked again as they were, not to fail the batch)."""
+    if not taken:
+        return envelopes, []
+    logger.info("%s: taking back %d parked messages", projection, len(taken))
+    retaken: list[Envelope] = []
+    unreadable: list[Taken] = []
+    for parked in taken:
+        try:
+            retaken.append(Envelope.decode(parked[2]))
+        except ValueError:
+            unreadable.append(parked)
+    return sorted(retaken + envelopes, key=lambda envelope: envelope.position), unreadable
 
 
 async def _retake_and_lock(
     conn: AsyncConnection, projection: Projection, ids: list[UUID]
-) -> tuple[list[bytes], dict[UUID, Row]]:
+) -> tuple[list[Taken], dict[UUID, Row]]:
     """`with_parked`'s parked messages and `load_rows`' locked rows of the same aggregates,
     asked for in one psycopg pipeline: one round trip, and no SQLAlchemy per statement."""
     raw = await conn.get_raw_connection()
@@ -350,9 +368,9 @@ async def _retake_and_lock(
             _driver_sql(_TAKE_PARKED, ()), {"projection": projection.name, "ids": ids}
         )
         await locked.execute(_driver_sql(_rows_by_id(projection.table, True), ()), {"ids": ids})
-        payloads = [payload for (payload,) in await parked.fetchall()]
+        taken = [(row[0], row[1], row[2], row[3]) for row in await parked.fetchall()]
         rows = {row["id"]: row for row in await locked.fetchall()}
-    return payloads, rows
+    return taken, rows
 
 
 # The aggregate a message is parked under when it cannot be read at all.
@@ -408,10 +426,10 @@ async def apply_batch(
     """Apply messages to the live read model in the caller's transaction, with the
     parked messages of their aggregates (see `with_parked`)."""
     # What is taken back is of the same aggregates: its rows are the batch's.
-    payloads, rows = await _retake_and_lock(
+    taken, rows = await _retake_and_lock(
         conn, projection, list({e.aggregate_id for e in envelopes})
     )
-    envelopes = _with_retaken(projection.name, envelopes, payloads)
+    envelopes, unreadable = _with_retaken(projection.name, envelopes, taken)
     folded = fold(projection, rows, set(), envelopes)
     await run_pipelined(
         conn,
@@ -419,6 +437,7 @@ async def apply_batch(
             *_row_statements(projection.table, folded.changed.values()),
             *child_statements({t.name: t for t in projection.children}, folded.writes),
             *_park_statements(projection.name, folded.parked),
+            *_parking(projection.name, unreadable),
         ],
     )
     return folded

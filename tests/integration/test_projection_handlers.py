@@ -390,6 +390,29 @@ async def test_the_watermark_never_goes_back_and_stays_put_without_a_notice(
         assert list(listener.notifies(timeout=0.3, stop_after=1)) == []
 
 
+async def test_a_parked_message_that_no_longer_reads_stays_parked_and_fails_nothing(
+    engine: AsyncEngine,
+) -> None:
+    story = Story(first_position=10)
+    await apply(engine, *story.messages())
+    async with engine.begin() as conn:
+        await conn.execute(
+            parked_messages.insert().values(
+                projection=EVENTS.name,
+                position=5,
+                aggregate_id=story.id,
+                payload=b'{"not": "an envelope"}',
+                error="ValueError: boom",
+                parked_at=NOW,
+            )
+        )
+
+    await apply(engine, story.update(5, location="Уфа"))
+
+    assert (await rows(engine))[story.id]["location"] == "Уфа"
+    assert await parked(engine) == {5: "ValueError: boom"}
+
+
 # The board creates the event store, whose outbox the relay marks.
 @pytest.mark.usefixtures("board")
 async def test_a_parked_message_counts_as_done_for_the_watermark(

@@ -102,14 +102,21 @@ async def copy_rows(conn: AsyncConnection, table: Table, rows: Iterable[Row]) ->
         table=Identifier(*filter(None, (table.schema, table.name))),
         columns=SQL(", ").join(map(Identifier, columns)),
     )
-    raw = await conn.get_raw_connection()
-    driver = cast(AsyncConnection_[Any], raw.driver_connection)
+    driver = await _driver(conn)
     async with driver.cursor() as cursor, cursor.copy(statement) as copy:
         for row in rows:
             await copy.write_row([row[name] for name in columns])
 
 
 Statement = tuple[Executable, list[dict[str, Any]]]
+
+
+async def _driver(conn: AsyncConnection) -> AsyncConnection_[Any]:
+    """The psycopg connection under `conn`, in the same transaction."""
+    raw = await conn.get_raw_connection()
+    return cast(AsyncConnection_[Any], raw.driver_connection)
+
+
 # The dialect's class is untyped in SQLAlchemy.
 _DIALECT: Dialect = cast(Any, psycopg_dialect)()
 
@@ -123,8 +130,7 @@ async def run_pipelined(conn: AsyncConnection, statements: Sequence[Statement]) 
     statements = [(statement, rows) for statement, rows in statements if rows]
     if not statements:
         return
-    raw = await conn.get_raw_connection()
-    driver = cast(AsyncConnection_[Any], raw.driver_connection)
+    driver = await _driver(conn)
     async with driver.pipeline(), driver.cursor() as cursor:
         for statement, rows in statements:
             await cursor.executemany(_driver_sql(statement, tuple(rows[0])), rows)
@@ -135,13 +141,6 @@ def _driver_sql(statement: Executable, keys: tuple[str, ...]) -> str:
     """The statement as psycopg takes it (`%(name)s` parameters), for rows with `keys`."""
     compiled = cast(ClauseElement, statement).compile(dialect=_DIALECT, column_keys=list(keys))
     return str(compiled)
-
-
-async def write_children(
-    conn: AsyncConnection, tables: Mapping[str, Table], writes: Iterable[ChildWrite]
-) -> None:
-    """Apply child writes, in order; one statement per table and kind of write."""
-    await run_pipelined(conn, child_statements(tables, writes))
 
 
 @dataclass
@@ -181,7 +180,7 @@ def child_statements(tables: Mapping[str, Table], writes: Iterable[ChildWrite]) 
 async def copy_children(
     conn: AsyncConnection, tables: Mapping[str, Table], writes: Iterable[ChildWrite]
 ) -> None:
-    """`write_children` for writes by the thousand (a rebuild's pages): each table's rows
+    """Child writes by the thousand (a rebuild's pages): each table's rows
     to insert or replace go through COPY into a staging table and one upsert from it."""
     net = NetWrites.of(tables, writes)
     for name, latest_by_key in net.latest.items():
@@ -209,8 +208,7 @@ async def _copy_upsert(conn: AsyncConnection, table: Table, rows: list[Row]) -> 
         .format(stage=stage, target=target)
         .as_string(None)
     )
-    raw = await conn.get_raw_connection()
-    driver = cast(AsyncConnection_[Any], raw.driver_connection)
+    driver = await _driver(conn)
     copy_in = SQL("COPY {stage} ({columns}) FROM STDIN").format(stage=stage, columns=listed)
     async with driver.cursor() as cursor, cursor.copy(copy_in) as copy:
         for row in rows:
@@ -315,6 +313,10 @@ _TAKE_PARKED = (
 Taken = tuple[int, UUID, bytes, str]
 
 
+def _as_taken(rows: Iterable[Sequence[Any]]) -> list[Taken]:
+    return [(row[0], row[1], row[2], row[3]) for row in rows]
+
+
 async def with_parked(
     conn: AsyncConnection, projection: str, envelopes: list[Envelope]
 ) -> list[Envelope]:
@@ -328,7 +330,7 @@ async def with_parked(
     its own is parked again, so an aggregate's order is never broken."""
     ids = list({envelope.aggregate_id for envelope in envelopes})
     result = await conn.execute(_TAKE_PARKED, {"projection": projection, "ids": ids})
-    taken = [(row[0], row[1], row[2], row[3]) for row in result]
+    taken = _as_taken(result)
     retaken, unreadable = _with_retaken(projection, envelopes, taken)
     await run_pipelined(conn, _parking(projection, unreadable))
     return retaken
@@ -357,8 +359,7 @@ async def _retake_and_lock(
 ) -> tuple[list[Taken], dict[UUID, Row]]:
     """`with_parked`'s parked messages and `load_rows`' locked rows of the same aggregates,
     asked for in one psycopg pipeline: one round trip, and no SQLAlchemy per statement."""
-    raw = await conn.get_raw_connection()
-    driver = cast(AsyncConnection_[Any], raw.driver_connection)
+    driver = await _driver(conn)
     async with (
         driver.pipeline(),
         driver.cursor() as parked,
@@ -368,7 +369,7 @@ async def _retake_and_lock(
             _driver_sql(_TAKE_PARKED, ()), {"projection": projection.name, "ids": ids}
         )
         await locked.execute(_driver_sql(_rows_by_id(projection.table, True), ()), {"ids": ids})
-        taken = [(row[0], row[1], row[2], row[3]) for row in await parked.fetchall()]
+        taken = _as_taken(await parked.fetchall())
         rows = {row["id"]: row for row in await locked.fetchall()}
     return taken, rows
 

@@ -8,21 +8,34 @@ import asyncio
 import logging
 import time
 from collections.abc import Awaitable, Callable, Sequence
-from typing import NamedTuple
+from typing import NamedTuple, Protocol
 
 from sqlalchemy import exc as sa_exc
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
 from projections.folding import Parked, Projection
-from projections.store import apply_batch, park, park_unreadable, run_pipelined
+from projections.store import Statement, apply_batch, park, park_unreadable, run_pipelined
 from shared.integration.envelope import Envelope
 from shared.read_model.watermarks import Progress, advance_watermark, watermark_advance
 
 logger = logging.getLogger(__name__)
 
 MAX_RETRY_SECONDS = 5.0
-# How a batch is applied in the caller's transaction: `apply_batch`, or a projection's own.
-BatchApply = Callable[[AsyncConnection, Projection, list[Envelope]], Awaitable[object]]
+
+
+class BatchApply(Protocol):
+    """How a batch is applied in the caller's transaction: `apply_batch`, or a projection's
+    own; `also` (statements needing no answer) goes with the batch's writes."""
+
+    def __call__(
+        self,
+        conn: AsyncConnection,
+        projection: Projection,
+        envelopes: list[Envelope],
+        /,
+        *,
+        also: Sequence[Statement] = (),
+    ) -> Awaitable[object]: ...
 
 
 class Consumed(NamedTuple):
@@ -102,8 +115,13 @@ class LiveProjector:
         self.last_batch_at = time.monotonic()
         try:
             async with self.engine.begin() as conn:
-                await self._apply_batch(conn, self.projection, [d.envelope for d in decoded])
-                await self._done(conn, progress_of(decoded))
+                # The watermark needs no answer either: one round trip with the writes.
+                await self._apply_batch(
+                    conn,
+                    self.projection,
+                    [d.envelope for d in decoded],
+                    also=[self._watermark(progress_of(decoded))],
+                )
         except Exception as error:
             if is_transient(error):
                 raise
@@ -145,10 +163,13 @@ class LiveProjector:
             await self._done(conn, progress_of([], [consumed for consumed, _ in unreadable]))
 
     async def _done(self, conn: AsyncConnection, progress: Progress) -> None:
+        await run_pipelined(conn, [self._watermark(progress)])
+
+    def _watermark(self, progress: Progress) -> Statement:
         statement, params = watermark_advance(
             self.projection.name, self.projection.streams, progress
         )
-        await run_pipelined(conn, [(statement, [params])])
+        return statement, [params]
 
     async def _retrying(self, attempt: Callable[[], Awaitable[None]]) -> None:
         # faust acknowledges whatever happens, so giving up would lose the batch: wait instead.

@@ -9,13 +9,13 @@ notifications, whose keys make a message retried twice notify once.
 
 from __future__ import annotations
 
-from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 
 from sqlalchemy import delete, func, select
 from sqlalchemy.ext.asyncio import AsyncConnection, create_async_engine
 
 from projections.folding import Projection
+from projections.live import BatchApply
 from projections.notifier.fanout import apply_notifier_batch
 from projections.notifier.projection import NOTIFIER, NOTIFIER_USERS
 from projections.read_models.catalog import PROJECTIONS
@@ -23,8 +23,6 @@ from projections.store import apply_batch
 from shared.integration.envelope import Envelope
 from shared.read_model.schema import parked_messages
 from shared.settings import Settings
-
-BatchApply = Callable[[AsyncConnection, Projection, list[Envelope]], Awaitable[object]]
 
 # Every projection that parks, with the batch path its live worker applies messages by.
 APPLIERS: dict[str, tuple[Projection, BatchApply]] = {

@@ -422,10 +422,16 @@ def _parking(projection: str, parked: list[tuple[int, UUID, bytes, str]]) -> lis
 
 
 async def apply_batch(
-    conn: AsyncConnection, projection: Projection, envelopes: list[Envelope]
+    conn: AsyncConnection,
+    projection: Projection,
+    envelopes: list[Envelope],
+    *,
+    also: Sequence[Statement] = (),
 ) -> Folded:
     """Apply messages to the live read model in the caller's transaction, with the
-    parked messages of their aggregates (see `with_parked`)."""
+    parked messages of their aggregates (see `with_parked`). `also` are the caller's own
+    statements that need no answer (a live worker's watermark): they go in the pipeline
+    of the batch's writes instead of a round trip of their own."""
     # What is taken back is of the same aggregates: its rows are the batch's.
     taken, rows = await _retake_and_lock(
         conn, projection, list({e.aggregate_id for e in envelopes})
@@ -439,6 +445,7 @@ async def apply_batch(
             *child_statements({t.name: t for t in projection.children}, folded.writes),
             *_park_statements(projection.name, folded.parked),
             *_parking(projection.name, unreadable),
+            *also,
         ],
     )
     return folded

@@ -17,7 +17,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 
 from projections.folding import Projection
 from projections.notifier.notification_store import NewNotification, create_notifications
-from projections.store import apply_batch, with_parked
+from projections.store import Statement, apply_batch, run_pipelined, with_parked
 from shared.integration.envelope import Envelope
 from shared.notifications import caused_key
 from shared.read_model.schema import notifier_fanouts, notifier_participants
@@ -43,13 +43,20 @@ def segments(envelopes: Sequence[Envelope]) -> Iterator[list[Envelope]]:
 
 
 async def apply_notifier_batch(
-    conn: AsyncConnection, projection: Projection, envelopes: list[Envelope]
+    conn: AsyncConnection,
+    projection: Projection,
+    envelopes: list[Envelope],
+    *,
+    also: Sequence[Statement] = (),
 ) -> None:
     # Parked messages taken back first, so that their notices are cut into segments too.
     for segment in segments(await with_parked(conn, projection.name, envelopes)):
-        await apply_batch(conn, projection, segment)
+        # `also` goes with the first segment's writes (`apply_batch`), once.
+        await apply_batch(conn, projection, segment, also=also)
+        also = ()
         if any(envelope.type in _NOTICES for envelope in segment):
             await expand_fanouts(conn)
+    await run_pipelined(conn, also)
 
 
 async def expand_fanouts(conn: AsyncConnection) -> list[UUID]:

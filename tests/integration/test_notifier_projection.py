@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+from collections.abc import Sequence
 from datetime import timedelta
 from uuid import uuid4
 
@@ -14,6 +15,7 @@ from projections.folding import Projection
 from projections.live import Consumed, LiveProjector
 from projections.notifier.fanout import apply_notifier_batch
 from projections.notifier.projection import NOTIFIER
+from projections.store import Statement
 from shared.identity import Caller
 from shared.integration.envelope import Envelope
 from shared.read_model.schema import notification_deliveries, notifier_fanouts
@@ -145,9 +147,13 @@ async def test_a_batch_killed_before_its_commit_leaves_nothing_and_its_redeliver
     payloads = await outbox_payloads(world)
 
     async def killed_before_commit(
-        conn: AsyncConnection, projection: Projection, envelopes: list[Envelope]
+        conn: AsyncConnection,
+        projection: Projection,
+        envelopes: list[Envelope],
+        *,
+        also: Sequence[Statement] = (),
     ) -> None:
-        await apply_notifier_batch(conn, projection, envelopes)
+        await apply_notifier_batch(conn, projection, envelopes, also=also)
         raise asyncio.CancelledError  # the process dies with the batch's transaction open
 
     with pytest.raises(asyncio.CancelledError):

@@ -21,7 +21,6 @@ from __future__ import annotations
 
 import asyncio
 import json
-import re
 import time
 from collections import Counter
 from functools import partial
@@ -52,7 +51,6 @@ MODES = {
 }
 # A client in line asks again this often whether its promotion has come.
 WAITING_PAUSE_SECONDS = 0.01
-_COUNTER = re.compile(r"^(board_\w+?)(?:_total)? ([0-9.e+]+)$", re.MULTILINE)
 
 
 def booking_load(
@@ -155,12 +153,6 @@ async def _booking_load(
     }
 
 
-def commit_counters(client: httpx.Client) -> dict[str, float]:
-    """The write side's counters (`board_*`) from the gateway's `/metrics`."""
-    page = client.get("/metrics").text
-    return {name: float(value) for name, value in _COUNTER.findall(page)}
-
-
 def create_events(client: httpx.Client, token: str, count: int, seats: int) -> list[str]:
     ids = []
     for number in range(count):
@@ -201,7 +193,7 @@ class Bookings:
         self.event_ids = create_events(self.client, self.tokens[0], count, seats)
 
     def run(self, seconds: float) -> dict[str, Any]:
-        before = commit_counters(self.client)
+        before = harness.commit_counters(self.client)
         run = self.loader.call(
             booking_load,
             self.bench.base_url,
@@ -210,12 +202,7 @@ class Bookings:
             seconds,
             self.mode,
         )
-        after = commit_counters(self.client)
-        delta = {k: after[k] - before.get(k, 0.0) for k in after}
-        commands = max(delta.get("board_commands", 0.0), 1.0)
-        run["commands_per_group"] = round(commands / max(delta.get("board_commit_groups", 0), 1), 1)
-        run["conflict_retries"] = delta.get("board_conflict_retries", 0.0)
-        run["retried_pct"] = round(100 * delta.get("board_retried_commands", 0.0) / commands, 2)
+        run.update(harness.commit_figures(before, harness.commit_counters(self.client)))
         if self.mode == "hot":
             # Every hot run books a fresh event: what it holds is what this run left booked.
             seen = booked_count(self.client, self.event_ids[0], run["last_position"])

@@ -37,6 +37,7 @@ COLUMNS = {
     "p95_ms": "p95 ms",
     "p99_ms": "p99 ms",
     "max_ms": "max ms",
+    "commands_per_group": "per group",
     "errors": "errors",
 }
 
@@ -168,7 +169,7 @@ def _figures(
 def describe(run: dict[str, Any]) -> str:
     return (
         f"{run['created_per_s']:.0f}/s, p50 {run['p50_ms']} ms, p99 {run['p99_ms']} ms,"
-        f" statuses {run['statuses']}"
+        f" {run.get('commands_per_group', '-')} per group, statuses {run['statuses']}"
     )
 
 
@@ -189,13 +190,17 @@ def main() -> None:
     with harness.open_bench(NAME) as bench, harness.load_process() as loader:
         token = bench.token()
         settings = bench.settings.model_dump()
+        metrics = httpx.Client(base_url=bench.base_url, timeout=30, trust_env=False)
 
         def load(mode: str, seconds: float) -> dict[str, Any]:
             if mode == "bare":
                 return loader.call(bare_load, settings, options.clients, seconds)
-            return loader.call(
+            # The gateway's counters: how many commands each commit group saved.
+            before = harness.commit_counters(metrics)
+            run: dict[str, Any] = loader.call(
                 http_load, bench.base_url, token, options.clients, seconds, options.client
             )
+            return {**run, **harness.commit_figures(before, harness.commit_counters(metrics))}
 
         for mode in ["http", "bare"] if options.bare else ["http"]:
             load(mode, options.warmup)

@@ -14,6 +14,7 @@ import math
 import multiprocessing
 import os
 import platform
+import re
 import statistics
 import subprocess
 import sys
@@ -57,6 +58,10 @@ T = TypeVar("T")
 
 # A wide table even when the output goes to a file or a pipe.
 console = Console(width=None if sys.stdout.isatty() else 150)
+
+
+# A counter of the write side on the gateway's `/metrics` (`board_commands_total 12.0`).
+_COUNTER = re.compile(r"^(board_\w+?)(?:_total)? ([0-9.e+]+)$", re.MULTILINE)
 
 
 # --- command line ---------------------------------------------------------------------------
@@ -173,6 +178,23 @@ def _cell(value: Any) -> str:
     if not isinstance(value, int | float):
         return "-"
     return f"{value:,.0f}" if abs(value) >= 100 else f"{value:,.1f}"
+
+
+def commit_counters(client: httpx.Client) -> dict[str, float]:
+    """The write side's counters (`board_*`) from the gateway's `/metrics`."""
+    page = client.get("/metrics").text
+    return {name: float(value) for name, value in _COUNTER.findall(page)}
+
+
+def commit_figures(before: Mapping[str, float], after: Mapping[str, float]) -> dict[str, float]:
+    """Commands per commit group and the conflict retries between two `commit_counters`."""
+    delta = {name: value - before.get(name, 0.0) for name, value in after.items()}
+    commands = max(delta.get("board_commands", 0.0), 1.0)
+    return {
+        "commands_per_group": round(commands / max(delta.get("board_commit_groups", 0), 1), 1),
+        "conflict_retries": delta.get("board_conflict_retries", 0.0),
+        "retried_pct": round(100 * delta.get("board_retried_commands", 0.0) / commands, 2),
+    }
 
 
 def machine() -> dict[str, Any]:

@@ -317,23 +317,43 @@ def _as_taken(rows: Iterable[Sequence[Any]]) -> list[Taken]:
     return [(row[0], row[1], row[2], row[3]) for row in rows]
 
 
-async def with_parked(
-    conn: AsyncConnection, projection: str, envelopes: list[Envelope]
-) -> list[Envelope]:
-    """The batch with the parked messages of its aggregates taken back, all in position
-    order, to be applied (or parked again) with it.
+@dataclass
+class TakenBatch:
+    """A batch ready to fold: its messages with the parked ones of its aggregates taken
+    back, in position order; the rows of those aggregates, locked; and the messages taken
+    back that no longer read (to be parked again as they were)."""
+
+    envelopes: list[Envelope]
+    rows: dict[UUID, Row]
+    unreadable: list[Taken]
+
+
+async def take_batch(
+    conn: AsyncConnection, projection: Projection, envelopes: list[Envelope]
+) -> TakenBatch:
+    """Take back the parked messages of the batch's aggregates and lock their rows, in one
+    round trip, in the caller's transaction.
 
     A gap parks a message and every later one of its aggregate; once the missing message
     comes (the relay sends again what a broker lost), they apply in order, with no one
     acting: after a crash of the whole stack a booking can come before its event's
     `event.scheduled`, and used to stay parked for good. A message parked for a fault of
-    its own is parked again, so an aggregate's order is never broken."""
-    ids = list({envelope.aggregate_id for envelope in envelopes})
-    result = await conn.execute(_TAKE_PARKED, {"projection": projection, "ids": ids})
-    taken = _as_taken(result)
-    retaken, unreadable = _with_retaken(projection, envelopes, taken)
-    await run_pipelined(conn, _parking(projection, unreadable))
-    return retaken
+    its own is parked again, so an aggregate's order is never broken. What is taken back
+    is of the same aggregates: the locked rows are the whole batch's."""
+    taken, rows = await _retake_and_lock(
+        conn, projection, list({envelope.aggregate_id for envelope in envelopes})
+    )
+    retaken, unreadable = _with_retaken(projection.name, envelopes, taken)
+    return TakenBatch(retaken, rows, unreadable)
+
+
+def batch_writes(projection: Projection, folded: Folded) -> list[Statement]:
+    """What a fold of the live read model writes: rows, child writes, parked messages."""
+    return [
+        *_row_statements(projection.table, folded.changed.values()),
+        *child_statements({t.name: t for t in projection.children}, folded.writes),
+        *_park_statements(projection.name, folded.parked),
+    ]
 
 
 def _with_retaken(
@@ -357,8 +377,8 @@ def _with_retaken(
 async def _retake_and_lock(
     conn: AsyncConnection, projection: Projection, ids: list[UUID]
 ) -> tuple[list[Taken], dict[UUID, Row]]:
-    """`with_parked`'s parked messages and `load_rows`' locked rows of the same aggregates,
-    asked for in one psycopg pipeline: one round trip, and no SQLAlchemy per statement."""
+    """The parked messages of these aggregates (taken out) and their rows (locked), asked
+    for in one psycopg pipeline: one round trip, and no SQLAlchemy per statement."""
     driver = await _driver(conn)
     async with (
         driver.pipeline(),
@@ -384,7 +404,7 @@ async def park(conn: AsyncConnection, projection: str, parked: Iterable[Parked])
 
 
 def _park_statements(projection: str, parked: Iterable[Parked]) -> list[Statement]:
-    return _parking(
+    return parking(
         projection,
         [
             (p.envelope.position, p.envelope.aggregate_id, p.envelope.encode(), p.error)
@@ -397,13 +417,13 @@ async def park_unreadable(
     conn: AsyncConnection, projection: str, position: int, payload: bytes, error: str
 ) -> None:
     """Set aside a message whose value cannot be read, under the position its header gave."""
-    await run_pipelined(conn, _parking(projection, [(position, UNREADABLE, payload, error)]))
+    await run_pipelined(conn, parking(projection, [(position, UNREADABLE, payload, error)]))
 
 
 _PARK = insert(parked_messages).on_conflict_do_nothing()
 
 
-def _parking(projection: str, parked: list[tuple[int, UUID, bytes, str]]) -> list[Statement]:
+def parking(projection: str, parked: list[tuple[int, UUID, bytes, str]]) -> list[Statement]:
     for position, aggregate_id, _payload, error in parked:
         logger.error("%s: parked position %d of %s: %s", projection, position, aggregate_id, error)
     now = datetime.now(UTC)
@@ -429,22 +449,16 @@ async def apply_batch(
     also: Sequence[Statement] = (),
 ) -> Folded:
     """Apply messages to the live read model in the caller's transaction, with the
-    parked messages of their aggregates (see `with_parked`). `also` are the caller's own
+    parked messages of their aggregates (see `take_batch`). `also` are the caller's own
     statements that need no answer (a live worker's watermark): they go in the pipeline
     of the batch's writes instead of a round trip of their own."""
-    # What is taken back is of the same aggregates: its rows are the batch's.
-    taken, rows = await _retake_and_lock(
-        conn, projection, list({e.aggregate_id for e in envelopes})
-    )
-    envelopes, unreadable = _with_retaken(projection.name, envelopes, taken)
-    folded = fold(projection, rows, set(), envelopes)
+    batch = await take_batch(conn, projection, envelopes)
+    folded = fold(projection, batch.rows, set(), batch.envelopes)
     await run_pipelined(
         conn,
         [
-            *_row_statements(projection.table, folded.changed.values()),
-            *child_statements({t.name: t for t in projection.children}, folded.writes),
-            *_park_statements(projection.name, folded.parked),
-            *_parking(projection.name, unreadable),
+            *batch_writes(projection, folded),
+            *parking(projection.name, batch.unreadable),
             *also,
         ],
     )

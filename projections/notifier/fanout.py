@@ -15,9 +15,9 @@ from uuid import UUID
 from sqlalchemy import delete, select
 from sqlalchemy.ext.asyncio import AsyncConnection
 
-from projections.folding import Projection
+from projections.folding import Projection, fold
 from projections.notifier.notification_store import NewNotification, create_notifications
-from projections.store import Statement, apply_batch, run_pipelined, with_parked
+from projections.store import Statement, batch_writes, parking, run_pipelined, take_batch
 from shared.integration.envelope import Envelope
 from shared.notifications import caused_key
 from shared.read_model.schema import notifier_fanouts, notifier_participants
@@ -49,14 +49,20 @@ async def apply_notifier_batch(
     *,
     also: Sequence[Statement] = (),
 ) -> None:
-    # Parked messages taken back first, so that their notices are cut into segments too.
-    for segment in segments(await with_parked(conn, projection.name, envelopes)):
-        # `also` goes with the first segment's writes (`apply_batch`), once.
-        await apply_batch(conn, projection, segment, also=also)
-        also = ()
+    """`apply_batch` segment by segment: parked messages taken back first (so that their
+    notices are cut into segments too) and rows locked once for the whole batch; an
+    aggregate parked in one segment stays parked in the next. `also` goes with the first
+    segment's writes."""
+    batch = await take_batch(conn, projection, envelopes)
+    parked: set[UUID] = set()
+    pending = [*parking(projection.name, batch.unreadable), *also]
+    for segment in segments(batch.envelopes):
+        folded = fold(projection, batch.rows, parked, segment)
+        await run_pipelined(conn, [*batch_writes(projection, folded), *pending])
+        pending = []
         if any(envelope.type in _NOTICES for envelope in segment):
             await expand_fanouts(conn)
-    await run_pipelined(conn, also)
+    await run_pipelined(conn, pending)
 
 
 async def expand_fanouts(conn: AsyncConnection) -> list[UUID]:

@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 from collections.abc import Sequence
 from datetime import timedelta
+from typing import Any
 from uuid import uuid4
 
 import pytest
@@ -62,27 +63,54 @@ async def test_one_booking_makes_one_notification_however_often_its_message_arri
     assert [row.notification_id for row in pending] == [booking["id"]]
 
 
+async def fed_their_event_last(world: NotifierWorld) -> list[dict[str, Any]]:
+    """Feed the notifier the event's messages, its `event.scheduled` last, as the relay sends
+    them after a broker lost everything; returns the notifications made before it came."""
+    scheduled, *later = await outbox_payloads(world)
+    notifier, _users = world.projectors
+    await notifier.handle(later)
+    told_before = await world.notifications()
+    await notifier.handle([scheduled])
+    return told_before
+
+
+async def parked_count(world: NotifierWorld) -> int:
+    async with world.engine.connect() as conn:
+        return int(await conn.scalar(text("SELECT count(*) FROM read_model.parked_messages")))
+
+
 async def test_bookings_that_came_before_their_event_are_told_once_it_comes(
     world: NotifierWorld,
 ) -> None:
     event_id = world.schedule(starts_in=timedelta(days=2))
     world.book(event_id, ANNA)
     world.book(event_id, BORIS)
-    scheduled, *bookings = await outbox_payloads(world)
-    notifier, _users = world.projectors
 
-    # A broker that lost everything: the relay sends the bookings, then what was lost.
-    await notifier.handle(bookings)
-    parked_first = await world.notifications()
-    await notifier.handle([scheduled])
+    told_before = await fed_their_event_last(world)
 
-    assert parked_first == []
+    assert told_before == []
     told = await world.notifications("booking")
     assert sorted(n["user_id"] for n in told) == sorted([ANNA.id, BORIS.id])
-    async with world.engine.connect() as conn:
-        assert (
-            await conn.execute(text("SELECT count(*) FROM read_model.parked_messages"))
-        ).scalar() == 0
+    assert await parked_count(world) == 0
+
+
+async def test_a_move_that_came_before_its_event_tells_those_booked_at_its_moment_once_it_comes(
+    world: NotifierWorld,
+) -> None:
+    event_id = world.schedule(starts_in=timedelta(days=2))
+    world.book(event_id, ANNA)
+    world.move(event_id, world.clock.now() + timedelta(days=3))
+    world.book(event_id, VERA)
+
+    # The booking after the move is a segment of its own: it must wait behind the rest.
+    told_before = await fed_their_event_last(world)
+
+    assert told_before == []
+    assert sorted(n["user_id"] for n in await world.notifications("booking")) == sorted(
+        [ANNA.id, VERA.id]
+    )
+    assert [n["user_id"] for n in await world.notifications("event_changed")] == [ANNA.id]
+    assert await parked_count(world) == 0
 
 
 async def test_booking_cancelling_and_booking_again_tell_the_user_each_time(

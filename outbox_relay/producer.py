@@ -51,6 +51,8 @@ def build_producer(settings: Settings, client_id: str = "board-outbox-relay") ->
         max_block_ms=REQUEST_TIMEOUT_MS,
         # Topics are created with their partition count by `ensure_topics`, never implicitly.
         allow_auto_create_topics=False,
+        # Nothing reads the producer's metrics; recording them was ~4% of the relay's CPU.
+        metrics_enabled=False,
     )
 
 

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import logging
 
-from sqlalchemy.ext.asyncio import AsyncEngine, create_async_engine
+from sqlalchemy.ext.asyncio import AsyncEngine
 
 from projections.live import LiveProjector
 from projections.notifier.channels import channel_for
@@ -22,6 +22,7 @@ from projections.runtime.feed import feed
 from projections.runtime.leadership import REMINDERS_LOCK_KEY, Leadership
 from shared.application.board import Board
 from shared.clock import Clock
+from shared.infra.database import async_engine
 from shared.settings import Settings
 
 logger = logging.getLogger(__name__)
@@ -36,7 +37,7 @@ def notifier_projectors(engine: AsyncEngine) -> tuple[LiveProjector, LiveProject
 def create_notifier_app(settings: Settings, board: Board, clock: Clock) -> WorkerApp:
     """Build the notifier over `board`, the write side its reminders check with; nothing
     connects until the worker starts it."""
-    engine = create_async_engine(settings.sqlalchemy_url, pool_size=4, max_overflow=4)
+    engine = async_engine(settings.sqlalchemy_url, pool_size=4, max_overflow=4)
     app = WorkerApp(settings, engine, role="notifier")
     deliveries = Deliveries(
         engine,

@@ -25,10 +25,9 @@ from contextlib import asynccontextmanager
 from uuid import UUID
 
 from sqlalchemy import text
-from sqlalchemy.ext.asyncio import create_async_engine
 
 from shared.auth.access import Access
-from shared.infra.database import POOL_TIMEOUT_SECONDS
+from shared.infra.database import POOL_TIMEOUT_SECONDS, async_engine
 from shared.infra.listening import Listening, follow_channel
 from shared.infra.tasks import cancelled
 from shared.integration.names import ACCESS_CHANNEL
@@ -51,7 +50,7 @@ class AccessStore:
     own: a miss is one statement, in autocommit (no BEGIN and ROLLBACK around it)."""
 
     def __init__(self, settings: Settings) -> None:
-        self._engine = create_async_engine(
+        self._engine = async_engine(
             settings.sqlalchemy_url,
             pool_size=POOL_SIZE,
             max_overflow=0,

@@ -389,9 +389,14 @@ class Workers:
             self._executor.submit(int).result()
         return self._executor
 
-    def take(self, positions: int) -> bool:
-        """Whether a read model with this many stored events to read is worth the workers."""
+    def worth_it(self, positions: int) -> bool:
+        """Whether a board with this many stored events is worth forking the workers."""
         return self.count > 1 and positions >= self.settings.replay_parallel_from
+
+    def take(self, positions: int) -> bool:
+        """Whether a read model with this many stored events to read goes to the workers:
+        only if they were forked as the replay started (never later, once threads run)."""
+        return self._executor is not None and self.worth_it(positions)
 
     async def fold(
         self, name: str, until: int, report: Callable[[int], None]
@@ -472,7 +477,7 @@ async def _fold_part(
 def replay(settings: Settings, progress: bool = True) -> int:
     """Rebuild every read model from the event store; return how many events they read."""
     workers = Workers(settings)
-    if workers.count > 1:
+    if workers.worth_it(_last_stored_position(settings)):
         workers.start()
     upgrade(settings.database_url)
     board = Board(settings, env=event_store_env(settings))
@@ -483,6 +488,19 @@ def replay(settings: Settings, progress: bool = True) -> int:
     finally:
         workers.close()
         board.close()
+
+
+def _last_stored_position(settings: Settings) -> int:
+    """The event store's last position, read on a connection of its own: the Board's pool
+    starts threads, and the workers are forked before any thread runs."""
+    # The library names an application's table after it (`PostgresFactory`).
+    table = Identifier(EVENT_STORE_SCHEMA, f"{Board.name.lower()}_events")
+    with psycopg.connect(settings.database_url) as conn:
+        try:
+            row = conn.execute(SQL("SELECT max(notification_id) FROM {}").format(table)).fetchone()
+        except psycopg.errors.UndefinedTable:
+            return 0  # nothing was ever stored
+    return int(row[0] or 0) if row else 0
 
 
 async def _replay(

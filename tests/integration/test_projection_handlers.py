@@ -6,6 +6,7 @@ from __future__ import annotations
 import asyncio
 import logging
 from collections.abc import AsyncIterator, Iterator
+from concurrent.futures import ProcessPoolExecutor
 from datetime import UTC, datetime, timedelta
 from typing import Any
 from uuid import UUID, uuid4
@@ -19,7 +20,7 @@ from outbox_relay.producer import Sent
 from outbox_relay.publisher import RECORD_PUBLISHED, sent_record
 from projections.live import Consumed, LiveProjector
 from projections.read_models.events import EVENTS
-from projections.read_models.replay import Part, replay
+from projections.read_models.replay import Part, Workers, replay
 from projections.store import apply_batch
 from shared.application.board import Board
 from shared.domain.event import Event
@@ -456,6 +457,35 @@ async def test_postgres_puts_an_aggregate_in_the_part_python_does(engine: AsyncE
         in_postgres = dict(found.all())
 
     assert in_postgres == {id_: next(i for i in range(3) if Part(i, 3).holds(id_)) for id_ in ids}
+
+
+@pytest.mark.parametrize(
+    ("parallel_from", "forked"),
+    [(1, True), (10_000, False)],
+    ids=["a board as large as the threshold", "a smaller board"],
+)
+async def test_a_replay_forks_its_workers_only_for_a_board_large_enough(
+    board: Board,
+    settings: Settings,
+    monkeypatch: pytest.MonkeyPatch,
+    parallel_from: int,
+    forked: bool,
+) -> None:
+    schedule(board, "Лекция")
+    started: list[int] = []
+    start = Workers.start
+
+    def counted_start(workers: Workers) -> ProcessPoolExecutor:
+        started.append(workers.count)
+        return start(workers)
+
+    monkeypatch.setattr(Workers, "start", counted_start)
+    asked = {"replay_workers": 2, "replay_parallel_from": parallel_from}
+
+    count = await asyncio.to_thread(replay, settings.model_copy(update=asked), False)
+
+    assert count >= 1
+    assert bool(started) == forked
 
 
 @pytest.mark.parametrize("workers", [1, 2], ids=["one process", "two worker processes"])

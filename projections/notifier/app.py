@@ -38,7 +38,11 @@ def create_notifier_app(settings: Settings, board: Board, clock: Clock) -> Worke
     """Build the notifier over `board`, the write side its reminders check with; nothing
     connects until the worker starts it."""
     engine = async_engine(settings.sqlalchemy_url, pool_size=4, max_overflow=4)
-    app = WorkerApp(settings, engine, role="notifier")
+    # Its batches fill for notifier_batch_seconds anyway: fetching more often buys little
+    # time and costs a fetch (and the broker a listing of the partition) each.
+    app = WorkerApp(
+        settings, engine, role="notifier", fetch_interval=settings.notifier_batch_seconds
+    )
     deliveries = Deliveries(
         engine,
         channel_for(settings),

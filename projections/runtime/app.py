@@ -22,10 +22,13 @@ class WorkerApp(TunedApp):
     `cleanups` of what else it runs.
 
     `role` names its consumer group: workers of one role share the partitions, and each
-    role (the read-model projector, the notifier) reads every message.
+    role (the read-model projector, the notifier) reads every message. `fetch_interval`:
+    the least time between two resumes of its paused partitions (see `transport`).
     """
 
-    def __init__(self, settings: Settings, engine: AsyncEngine, role: str) -> None:
+    def __init__(
+        self, settings: Settings, engine: AsyncEngine, role: str, fetch_interval: float = 0.0
+    ) -> None:
         register_transport()
         self.engine = engine
         self.cleanups: list[Callable[[], Awaitable[object]]] = []
@@ -36,6 +39,7 @@ class WorkerApp(TunedApp):
         super().__init__(
             f"{settings.topic_prefix}-{role}",
             fetch_max_wait_ms=settings.kafka_fetch_max_wait_ms,
+            fetch_interval=fetch_interval,
             broker=[
                 f"{SCHEME}://{server}" for server in settings.kafka_bootstrap_servers.split(",")
             ],

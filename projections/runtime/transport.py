@@ -12,6 +12,7 @@ the stock aiokafka transport with those two changes, registered under `SCHEME`.
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import Mapping
 from typing import Any
 
@@ -28,10 +29,14 @@ Ends = Mapping[tuple[str, int], int]
 
 
 class TunedApp(faust.App):
-    """A faust app that carries the consumer fetch wait for `Transport`."""
+    """A faust app that carries the consumer's fetch wait and the least time between two
+    resumes of its paused partitions (seconds) for `Transport`."""
 
-    def __init__(self, *args: Any, fetch_max_wait_ms: int, **options: Any) -> None:
+    def __init__(
+        self, *args: Any, fetch_max_wait_ms: int, fetch_interval: float = 0.0, **options: Any
+    ) -> None:
         self.fetch_max_wait_ms = fetch_max_wait_ms
+        self.fetch_interval = fetch_interval
         super().__init__(*args, **options)
 
 
@@ -39,21 +44,28 @@ class ConsumerThread(faust_aiokafka.AIOKafkaConsumerThread):
     """faust's aiokafka consumer thread, pausing partitions it has read to their end."""
 
     _known_ends: dict[TopicPartition, int]
+    # Woken partitions waiting for the next resume, when it is due, and its timer.
+    _to_resume: set[TopicPartition]
+    _next_resume: float
+    _resume_timer: asyncio.TimerHandle | None
 
     def _create_worker_consumer(self, transport: faust_aiokafka.Transport) -> Any:
         consumer = super()._create_worker_consumer(transport)
         if not hasattr(consumer, "_fetch_max_wait_ms"):
             raise RuntimeError("this aiokafka keeps its fetch wait elsewhere; update the transport")
         # Read by the consumer's fetcher when it starts, which happens after this returns.
-        consumer._fetch_max_wait_ms = self._fetch_max_wait_ms()
+        consumer._fetch_max_wait_ms = self._tuned_app().fetch_max_wait_ms
         self._known_ends = {}
+        self._to_resume = set()
+        self._next_resume = 0.0
+        self._resume_timer = None
         return consumer
 
-    def _fetch_max_wait_ms(self) -> int:
+    def _tuned_app(self) -> TunedApp:
         app = self.app
         if not isinstance(app, TunedApp):
             raise TypeError(f"the {SCHEME} transport needs a TunedApp, not {type(app).__name__}")
-        return app.fetch_max_wait_ms
+        return app
 
     async def _fetch_records(
         self,
@@ -106,7 +118,31 @@ class ConsumerThread(faust_aiokafka.AIOKafkaConsumerThread):
                 if tp in paused and _position(consumer, tp) < end:
                     woken.add(tp)
         if woken:
+            self._resume_spaced(woken)
+
+    def _resume_spaced(self, woken: set[TopicPartition]) -> None:
+        """Resume `woken` now, or with what else is woken meanwhile once `fetch_interval`
+        has passed since the last resume."""
+        self._to_resume |= woken
+        if self._resume_timer is not None:
+            return
+        wait = self._next_resume - self.thread_loop.time()
+        if wait > 0:
+            self._resume_timer = self.thread_loop.call_later(wait, self._resume_now)
+        else:
+            self._resume_now()
+
+    def _resume_now(self) -> None:
+        self._resume_timer = None
+        woken, self._to_resume = self._to_resume, set()
+        consumer = self._consumer
+        if consumer is None:
+            return
+        # Only what is still assigned and paused: a rebalance may have come in between.
+        woken &= consumer.paused()
+        if woken:
             consumer.resume(*woken)
+        self._next_resume = self.thread_loop.time() + self._tuned_app().fetch_interval
 
     def _read_to_end(
         self, consumer: aiokafka.AIOKafkaConsumer, tp: TopicPartition, known: bool = True

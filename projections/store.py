@@ -424,6 +424,7 @@ _PARK = insert(parked_messages).on_conflict_do_nothing()
 
 
 def parking(projection: str, parked: list[tuple[int, UUID, bytes, str]]) -> list[Statement]:
+    """The statements that set these messages aside, each logged as it is parked."""
     for position, aggregate_id, _payload, error in parked:
         logger.error("%s: parked position %d of %s: %s", projection, position, aggregate_id, error)
     now = datetime.now(UTC)

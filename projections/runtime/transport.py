@@ -6,8 +6,11 @@ wait is a setting here (`TunedApp.fetch_max_wait_ms`). And a consumer that keeps
 an idle broker costs both of them CPU for nothing (measured: an idle stack at 25% of a
 core, most of it fetches every 10 ms), so a partition whose messages have all been read is
 paused at the consumer; it is resumed when the relay says it sent more there (`wake`,
-from `PUBLISHED_CHANNEL`), or by a slow safety round (`wake()` with no offsets). This is
-the stock aiokafka transport with those two changes, registered under `SCHEME`.
+from `PUBLISHED_CHANNEL`), or by a slow safety round (`wake()` with no offsets). A worker
+whose batches fill for a while anyway (the notifier) resumes at most once per
+`TunedApp.fetch_interval`: every fetch that finds messages costs the embedded broker a
+listing of all the batches the partition holds, and the worker a trip through faust.
+This is the stock aiokafka transport with those changes, registered under `SCHEME`.
 """
 
 from __future__ import annotations

@@ -309,12 +309,9 @@ _TAKE_PARKED = (
         parked_messages.c.error,
     )
 )
-# A parked message as `_TAKE_PARKED` gives it back: position, aggregate, payload, error.
-Taken = tuple[int, UUID, bytes, str]
-
-
-def _as_taken(rows: Iterable[Sequence[Any]]) -> list[Taken]:
-    return [(row[0], row[1], row[2], row[3]) for row in rows]
+# A parked message's row: position, aggregate, payload, error (as `parking` sets it aside
+# and as `_TAKE_PARKED` gives it back).
+ParkedRow = tuple[int, UUID, bytes, str]
 
 
 @dataclass
@@ -325,7 +322,7 @@ class TakenBatch:
 
     envelopes: list[Envelope]
     rows: dict[UUID, Row]
-    unreadable: list[Taken]
+    unreadable: list[ParkedRow]
 
 
 async def take_batch(
@@ -357,15 +354,15 @@ def batch_writes(projection: Projection, folded: Folded) -> list[Statement]:
 
 
 def _with_retaken(
-    projection: str, envelopes: list[Envelope], taken: list[Taken]
-) -> tuple[list[Envelope], list[Taken]]:
+    projection: str, envelopes: list[Envelope], taken: list[ParkedRow]
+) -> tuple[list[Envelope], list[ParkedRow]]:
     """The batch with the messages taken back, in position order, and those taken back
     that cannot be read (to be parked again as they were, not to fail the batch)."""
     if not taken:
         return envelopes, []
     logger.info("%s: taking back %d parked messages", projection, len(taken))
     retaken: list[Envelope] = []
-    unreadable: list[Taken] = []
+    unreadable: list[ParkedRow] = []
     for parked in taken:
         try:
             retaken.append(Envelope.decode(parked[2]))
@@ -376,7 +373,7 @@ def _with_retaken(
 
 async def _retake_and_lock(
     conn: AsyncConnection, projection: Projection, ids: list[UUID]
-) -> tuple[list[Taken], dict[UUID, Row]]:
+) -> tuple[list[ParkedRow], dict[UUID, Row]]:
     """The parked messages of these aggregates (taken out) and their rows (locked), asked
     for in one psycopg pipeline: one round trip, and no SQLAlchemy per statement."""
     driver = await _driver(conn)
@@ -389,7 +386,7 @@ async def _retake_and_lock(
             _driver_sql(_TAKE_PARKED, ()), {"projection": projection.name, "ids": ids}
         )
         await locked.execute(_driver_sql(_rows_by_id(projection.table, True), ()), {"ids": ids})
-        taken = _as_taken(await parked.fetchall())
+        taken: list[ParkedRow] = [(r[0], r[1], r[2], r[3]) for r in await parked.fetchall()]
         rows = {row["id"]: row for row in await locked.fetchall()}
     return taken, rows
 
@@ -423,7 +420,7 @@ async def park_unreadable(
 _PARK = insert(parked_messages).on_conflict_do_nothing()
 
 
-def parking(projection: str, parked: list[tuple[int, UUID, bytes, str]]) -> list[Statement]:
+def parking(projection: str, parked: list[ParkedRow]) -> list[Statement]:
     """The statements that set these messages aside, each logged as it is parked."""
     for position, aggregate_id, _payload, error in parked:
         logger.error("%s: parked position %d of %s: %s", projection, position, aggregate_id, error)

@@ -82,8 +82,13 @@ class LiveProjector:
         self.engine = engine
         self.projection = projection
         self._apply_batch = apply
-        # When the last batch began: its watermark took in every relay head told before.
+        # When the last batch began to fill: its watermark takes in every relay head told
+        # before, so a head told earlier needs no move of its own.
         self.last_batch_at = 0.0
+
+    def batch_begins(self) -> None:
+        """Note that a batch began to fill (its feed calls this with its first message)."""
+        self.last_batch_at = time.monotonic()
 
     async def handle(self, batch: Sequence[Consumed]) -> frozenset[str]:
         """Apply a consumed batch; returns once every message is applied or parked, with
@@ -112,7 +117,7 @@ class LiveProjector:
             return None
 
     async def _apply(self, decoded: list[Decoded]) -> None:
-        self.last_batch_at = time.monotonic()
+        self.batch_begins()
         try:
             async with self.engine.begin() as conn:
                 # The watermark needs no answer either: one round trip with the writes.

@@ -65,6 +65,7 @@ def feed(
             apply,
             settings.projection_batch_size,
             batch_seconds or settings.projection_batch_seconds,
+            began=projector.batch_begins,
         )
         await batches.run()
 
@@ -77,8 +78,8 @@ class Batches:
 
     faust's own `take_events` wakes every `seconds` whether anything came or not (an idle
     worker woke a hundred times a second per projection); here the stream is awaited until
-    a first event comes, and only then does a batch have a deadline. Events are
-    acknowledged once their batch is applied.
+    a first event comes, and only then does a batch have a deadline (and `began` is
+    called). Events are acknowledged once their batch is applied.
     """
 
     def __init__(
@@ -87,8 +88,10 @@ class Batches:
         apply: Callable[[list[faust.EventT[bytes]]], Awaitable[None]],
         size: int,
         seconds: float,
+        began: Callable[[], object],
     ) -> None:
         self._stream = stream
+        self._began = began
         self._apply = apply
         self._size = size
         self._seconds = seconds
@@ -101,6 +104,8 @@ class Batches:
         self._stream.enable_acks = False
         try:
             async for event in self._stream.events():
+                if not self._pending:
+                    self._began()
                 self._pending.append(event)
                 if len(self._pending) >= self._size:
                     await self._flush()

@@ -3,12 +3,16 @@
 One task per process listens for watermark notifications (payload
 `<projection>:<position>`) and, while requests are waiting, also polls the
 watermarks table as a safety net. Waiting requests only await an in-memory
-signal: they never query the database themselves.
+signal: they never query the database themselves, and each is woken once, when the
+watermark reaches its position.
 """
 
 from __future__ import annotations
 
 import asyncio
+import contextlib
+import heapq
+import itertools
 import logging
 
 import psycopg
@@ -37,7 +41,9 @@ class WatermarkWatcher:
     def __init__(self, database_url: str) -> None:
         self._database_url = database_url
         self._positions: dict[str, int] = {}
-        self._advanced = asyncio.Event()
+        # Per projection, a heap of (position awaited, arrival, the waiter's future).
+        self._waiters: dict[str, list[tuple[int, int, asyncio.Future[None]]]] = {}
+        self._arrivals = itertools.count()
         self._waiting = 0
         self._task: asyncio.Task[None] | None = None
         self._poller: asyncio.Task[None] | None = None
@@ -53,11 +59,19 @@ class WatermarkWatcher:
         self._waiting += 1
         if self._poller is None or self._poller.done():
             self._poller = asyncio.create_task(self._poll_while_waiting(), name="watermark-poll")
+        waiter = (position, next(self._arrivals), asyncio.get_running_loop().create_future())
+        heap = self._waiters.setdefault(projection, [])
+        heapq.heappush(heap, waiter)
         try:
-            while self.position(projection) < position:
-                await self._advanced.wait()
+            await waiter[2]
         finally:
             self._waiting -= 1
+            if waiter[2].cancelled():
+                # Timed out: a watermark that stopped moving must not keep every waiter
+                # (unless a move took it out of the heap meanwhile).
+                with contextlib.suppress(ValueError):
+                    heap.remove(waiter)
+                    heapq.heapify(heap)
 
     def start(self) -> None:
         self._task = asyncio.create_task(self._run(), name="watermark-watcher")
@@ -107,6 +121,8 @@ class WatermarkWatcher:
     def _advance(self, projection: str, position: int) -> None:
         if position > self.position(projection):
             self._positions[projection] = position
-            # Wake every waiter once; each re-checks its own position.
-            self._advanced.set()
-            self._advanced = asyncio.Event()
+            heap = self._waiters.get(projection, [])
+            while heap and heap[0][0] <= position:
+                _, _, reached = heapq.heappop(heap)
+                if not reached.done():
+                    reached.set_result(None)

@@ -7,6 +7,7 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 
 import faust
+import uvloop
 
 from shared.application.board import Board
 from shared.clock import Clock
@@ -31,6 +32,10 @@ def write_side(settings: Settings, clock: Clock) -> Iterator[Board]:
 
 def run_faust_app(app: faust.App) -> None:
     """Run a faust app as this process's worker until SIGTERM or SIGINT."""
+    # uvloop, as the gateway's: psycopg registers a reader or writer with the loop for
+    # every wait, and faust and the consumer thread wake it per fetch and per message. The
+    # policy also gives the consumer thread's own loop uvloop.
+    asyncio.set_event_loop_policy(uvloop.EventLoopPolicy())
     loop = asyncio.new_event_loop()
     asyncio.set_event_loop(loop)
     # The board's own logging is already set up: faust keeps it instead of installing its own.

@@ -10,12 +10,17 @@ from `PUBLISHED_CHANNEL`), or by a slow safety round (`wake()` with no offsets).
 whose batches fill for a while anyway (the notifier) resumes at most once per
 `TunedApp.fetch_interval`: every fetch that finds messages costs the embedded broker a
 listing of all the batches the partition holds, and the worker a trip through faust.
+faust asks for records at most once a second when none come, so a partition woken with
+nothing new for it (the safety round wakes them all) is paused again as soon as a fetch
+answered after the wake shows it read to the end, not at faust's next ask: until then
+the consumer fetched it over and over (an idle stack's broker at 2–3% of a core).
 This is the stock aiokafka transport with those changes, registered under `SCHEME`.
 """
 
 from __future__ import annotations
 
 import asyncio
+import time
 from collections.abc import Mapping
 from typing import Any
 
@@ -26,6 +31,9 @@ from faust.transport import drivers
 from faust.transport.drivers import aiokafka as faust_aiokafka
 
 SCHEME = "board-kafka"
+
+# The least time between two looks at resumed partitions to pause them again.
+MIN_SETTLE_SECONDS = 0.005
 
 # (topic, partition) → the offset after the last message the relay sent there.
 Ends = Mapping[tuple[str, int], int]
@@ -51,6 +59,10 @@ class ConsumerThread(faust_aiokafka.AIOKafkaConsumerThread):
     _to_resume: set[TopicPartition]
     _next_resume: float
     _resume_timer: asyncio.TimerHandle | None
+    # Resumed partitions (→ when, in ms since the epoch, as aiokafka stamps a fetch's
+    # answer) not yet paused again, and the timer that looks at them.
+    _settling: dict[TopicPartition, float]
+    _settle_timer: asyncio.TimerHandle | None
 
     def _create_worker_consumer(self, transport: faust_aiokafka.Transport) -> Any:
         consumer = super()._create_worker_consumer(transport)
@@ -62,6 +74,8 @@ class ConsumerThread(faust_aiokafka.AIOKafkaConsumerThread):
         self._to_resume = set()
         self._next_resume = 0.0
         self._resume_timer = None
+        self._settling = {}
+        self._settle_timer = None
         return consumer
 
     def _tuned_app(self) -> TunedApp:
@@ -145,7 +159,36 @@ class ConsumerThread(faust_aiokafka.AIOKafkaConsumerThread):
         woken &= consumer.paused()
         if woken:
             consumer.resume(*woken)
+            resumed_at = time.time() * 1000
+            self._settling.update(dict.fromkeys(woken, resumed_at))
+            self._settle_later()
         self._next_resume = self.thread_loop.time() + self._tuned_app().fetch_interval
+
+    def _settle_later(self) -> None:
+        if self._settle_timer is None:
+            wait = max(self._tuned_app().fetch_max_wait_ms / 1000, MIN_SETTLE_SECONDS)
+            self._settle_timer = self.thread_loop.call_later(wait, self._pause_settled)
+
+    def _pause_settled(self) -> None:
+        """Pause the resumed partitions a fetch answered since shows read to the end; those
+        with messages are paused by `_fetch_records` once faust has taken them."""
+        self._settle_timer = None
+        consumer = self._consumer
+        if consumer is None:
+            self._settling.clear()
+            return
+        paused, assigned = consumer.paused(), consumer.assignment()
+        settled = []
+        for tp, resumed_at in self._settling.items():
+            if tp in paused or tp not in assigned:
+                settled.append(tp)
+            elif _answered_since(consumer, tp, resumed_at) and self._read_to_end(consumer, tp):
+                consumer.pause(tp)
+                settled.append(tp)
+        for tp in settled:
+            del self._settling[tp]
+        if self._settling:
+            self._settle_later()
 
     def _read_to_end(
         self, consumer: aiokafka.AIOKafkaConsumer, tp: TopicPartition, known: bool = True
@@ -157,6 +200,16 @@ class ConsumerThread(faust_aiokafka.AIOKafkaConsumerThread):
         if position < 0 or highwater is None or position < highwater:
             return False
         return not known or position >= self._known_ends.get(tp, 0)
+
+
+def _answered_since(consumer: aiokafka.AIOKafkaConsumer, tp: TopicPartition, since: float) -> bool:
+    """Whether a fetch answer for `tp` came at or after `since` (ms since the epoch)."""
+    assignment = consumer._subscription.subscription
+    if assignment is None or assignment.assignment is None:
+        return False
+    state = assignment.assignment.state_value(tp)
+    answered: float | None = None if state is None else state.timestamp
+    return answered is not None and answered >= since
 
 
 def _position(consumer: aiokafka.AIOKafkaConsumer, tp: TopicPartition) -> int:

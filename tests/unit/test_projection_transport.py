@@ -1,14 +1,19 @@
-"""The workers' faust transport: the consumer's fetch wait from the settings, and paused
-partitions resumed no more often than the app's fetch interval."""
+"""The workers' faust transport: the consumer's fetch wait from the settings, paused
+partitions resumed no more often than the app's fetch interval, and paused again as soon
+as a fetch shows them read to the end."""
 
 from __future__ import annotations
 
 import asyncio
+import time
 from pathlib import Path
+from typing import Any
 
+import aiokafka
 from aiokafka.structs import TopicPartition
 
 from projections.read_models.app import create_app
+from projections.runtime.transport import ConsumerThread, TunedApp
 from shared.settings import Settings
 
 
@@ -59,4 +64,58 @@ async def test_partitions_woken_again_within_the_fetch_interval_resume_once_it_h
         assert within_the_interval == {first, second}
         assert consumer.paused() == set()
     finally:
+        await consumer.stop()
+
+
+def woken_at_offset(
+    app: TunedApp, highwater: int
+) -> tuple[ConsumerThread, aiokafka.AIOKafkaConsumer, TopicPartition, Any]:
+    """A consumer read to offset 5 of one partition, paused, and woken by a safety round;
+    its broker last said the partition ends at `highwater`."""
+    thread = app.consumer._thread
+    consumer = thread._create_worker_consumer(app.transport)
+    thread._consumer = consumer
+    thread.thread_loop = asyncio.get_running_loop()
+    tp = TopicPartition("events", 0)
+    consumer.assign([tp])
+    state = consumer._subscription.subscription.assignment.state_value(tp)
+    state.seek(5)
+    state.highwater = 5
+    consumer.pause(tp)
+    thread._resume(None)
+    state.highwater = highwater
+    return thread, consumer, tp, state
+
+
+async def test_a_partition_woken_with_nothing_new_is_paused_again_once_a_fetch_answers(
+    tmp_path: Path,
+) -> None:
+    app = create_app(settings_with_wait(7, tmp_path))
+    _, consumer, tp, state = woken_at_offset(app, highwater=5)
+    try:
+        resumed = consumer.paused()
+        await asyncio.sleep(0.03)
+        before_an_answer = consumer.paused()
+        state.timestamp = time.time() * 1000 + 1
+        await asyncio.sleep(0.03)
+
+        assert resumed == set()
+        assert before_an_answer == set()
+        assert consumer.paused() == {tp}
+    finally:
+        await consumer.stop()
+
+
+async def test_a_woken_partition_with_messages_left_stays_resumed_for_faust_to_take_them(
+    tmp_path: Path,
+) -> None:
+    app = create_app(settings_with_wait(7, tmp_path))
+    thread, consumer, _, state = woken_at_offset(app, highwater=8)
+    try:
+        state.timestamp = time.time() * 1000 + 1
+        await asyncio.sleep(0.03)
+
+        assert consumer.paused() == set()
+    finally:
+        thread._settling.clear()
         await consumer.stop()

@@ -22,6 +22,7 @@ from shared.clock import Clock, SystemClock
 from shared.domain.errors import EventNotFound
 from shared.domain.event import Event
 from shared.domain.user import User
+from shared.infra.ddl_lock import event_store_ddl_lock
 from shared.integration.events import to_integration_event
 from shared.outbox.memory import MemoryRecorder
 from shared.outbox.recorder import OUTBOX_KWARG, OutboxRecorder
@@ -73,7 +74,8 @@ class Board(EventCommands, UserCommands, Application[UUID]):
     def construct_recorder(self) -> ApplicationRecorder:
         if isinstance(self.factory, POPOFactory):
             return MemoryRecorder()
-        return super().construct_recorder()
+        with event_store_ddl_lock(self.settings.database_url):
+            return super().construct_recorder()
 
     def close(self) -> None:
         self.commits.close()

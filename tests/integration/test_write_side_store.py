@@ -1,8 +1,10 @@
 """What the write side keeps in PostgreSQL besides the events: answers of keyed writes, in
-the events' transaction, and snapshots of busy events."""
+the events' transaction, and snapshots of busy events; and processes that start together
+on one database all start."""
 
 from __future__ import annotations
 
+import threading
 from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
 from datetime import UTC, datetime, timedelta
@@ -138,3 +140,18 @@ def test_a_busy_event_is_snapshotted_and_loads_afresh_elsewhere(
     loaded = second.get_event(event_id)
     assert loaded.bookings.keys() == {str(guest.id) for guest in guests}
     assert second.book_seat(event_id, caller=ORGANIZER).position > 0
+
+
+def test_processes_starting_together_on_one_database_all_start(
+    settings: Settings, clock: ManualClock
+) -> None:
+    together = 8
+    start = threading.Barrier(together)
+
+    def construct(_: int) -> None:
+        start.wait()
+        Board(settings, clock, env=event_store_env(settings)).close()
+
+    with ThreadPoolExecutor(together) as pool:
+        for _round in range(3):
+            list(pool.map(construct, range(together)))

@@ -1,0 +1,27 @@
+"""The lock under which a process creates the event store's tables and functions."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from contextlib import contextmanager
+
+import psycopg
+
+# A session-level advisory lock ("evddl"); advisory locks are per database.
+EVENT_STORE_DDL_LOCK_KEY = 0x65_76_64_64_6C
+
+
+@contextmanager
+def event_store_ddl_lock(database_url: str) -> Iterator[None]:
+    """Held while the library creates its tables and replaces its functions.
+
+    Every process constructing the application does that at start, and processes start
+    together (`board up`, Compose): PostgreSQL refuses two concurrent replacements of one
+    function ("tuple concurrently updated"), which killed one of them at random.
+    """
+    with psycopg.connect(database_url, autocommit=True) as conn:
+        conn.execute("SELECT pg_advisory_lock(%s)", (EVENT_STORE_DDL_LOCK_KEY,))
+        try:
+            yield
+        finally:
+            conn.execute("SELECT pg_advisory_unlock(%s)", (EVENT_STORE_DDL_LOCK_KEY,))

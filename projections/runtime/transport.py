@@ -202,22 +202,23 @@ class ConsumerThread(faust_aiokafka.AIOKafkaConsumerThread):
         return not known or position >= self._known_ends.get(tp, 0)
 
 
-def _answered_since(consumer: aiokafka.AIOKafkaConsumer, tp: TopicPartition, since: float) -> bool:
-    """Whether a fetch answer for `tp` came at or after `since` (ms since the epoch)."""
+def _state(consumer: aiokafka.AIOKafkaConsumer, tp: TopicPartition) -> Any:
+    """aiokafka's state of `tp` at the consumer; None while it has no assignment."""
     assignment = consumer._subscription.subscription
     if assignment is None or assignment.assignment is None:
-        return False
-    state = assignment.assignment.state_value(tp)
-    answered: float | None = None if state is None else state.timestamp
-    return answered is not None and answered >= since
+        return None
+    return assignment.assignment.state_value(tp)
+
+
+def _answered_since(consumer: aiokafka.AIOKafkaConsumer, tp: TopicPartition, since: float) -> bool:
+    """Whether a fetch answer for `tp` came at or after `since` (ms since the epoch)."""
+    state = _state(consumer, tp)
+    return state is not None and state.timestamp is not None and bool(state.timestamp >= since)
 
 
 def _position(consumer: aiokafka.AIOKafkaConsumer, tp: TopicPartition) -> int:
     """The next offset the consumer reads in `tp`; -1 while it has none yet."""
-    assignment = consumer._subscription.subscription
-    if assignment is None or assignment.assignment is None:
-        return -1
-    state = assignment.assignment.state_value(tp)
+    state = _state(consumer, tp)
     if state is None or not state.has_valid_position:
         return -1
     position: int = state.position

@@ -40,15 +40,21 @@ async def test_the_worker_consumer_waits_for_fetches_as_long_as_the_settings_say
         await consumer.stop()
 
 
+def thread_on_this_loop(app: TunedApp) -> tuple[ConsumerThread, aiokafka.AIOKafkaConsumer]:
+    """The app's consumer thread with its consumer, run on the test's loop (no broker)."""
+    thread = app.consumer._thread
+    consumer = thread._create_worker_consumer(app.transport)
+    thread._consumer = consumer
+    thread.thread_loop = asyncio.get_running_loop()
+    return thread, consumer
+
+
 async def test_partitions_woken_again_within_the_fetch_interval_resume_once_it_has_passed(
     tmp_path: Path,
 ) -> None:
     app = create_app(settings_with_wait(7, tmp_path))
     app.fetch_interval = 0.05
-    thread = app.consumer._thread
-    consumer = thread._create_worker_consumer(app.transport)
-    thread._consumer = consumer
-    thread.thread_loop = asyncio.get_running_loop()
+    thread, consumer = thread_on_this_loop(app)
     first, second = TopicPartition("events", 0), TopicPartition("events", 1)
     consumer.assign([first, second])
     try:
@@ -72,10 +78,7 @@ def woken_at_offset(
 ) -> tuple[ConsumerThread, aiokafka.AIOKafkaConsumer, TopicPartition, Any]:
     """A consumer read to offset 5 of one partition, paused, and woken by a safety round;
     its broker last said the partition ends at `highwater`."""
-    thread = app.consumer._thread
-    consumer = thread._create_worker_consumer(app.transport)
-    thread._consumer = consumer
-    thread.thread_loop = asyncio.get_running_loop()
+    thread, consumer = thread_on_this_loop(app)
     tp = TopicPartition("events", 0)
     consumer.assign([tp])
     state = consumer._subscription.subscription.assignment.state_value(tp)

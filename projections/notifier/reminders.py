@@ -104,7 +104,6 @@ class ReminderScheduler:
             created: list[UUID] = []
             after: tuple[datetime, UUID, UUID] | None = None
             while due := await self._due(conn, after):
-                await conn.commit()
                 confirmed = await self._confirmed(due)
                 async with conn.begin():
                     created += await self._remind(conn, confirmed)
@@ -152,7 +151,11 @@ class ReminderScheduler:
                 tuple_(_events.c.start_time, _participants.c.event_id, _participants.c.user_id)
                 > tuple_(*map(literal, after))
             )
-        return [DueReminder.of(row) for row in await conn.execute(query)]
+        due = [DueReminder.of(row) for row in await conn.execute(query)]
+        # End the scan's transaction whatever it found: left open until a reminder is due,
+        # it would hold its tables' locks against a migration for as long as none is.
+        await conn.commit()
+        return due
 
     async def _confirmed(self, due: Sequence[DueReminder]) -> list[DueReminder]:
         """The reminders the write side still holds due. The others stay unmarked: the view

@@ -198,3 +198,25 @@ async def test_the_write_side_is_asked_with_no_due_row_locked(world: NotifierWor
 
     assert len(created) == 1
     assert lockable == [True]
+
+
+async def test_between_ticks_the_leader_holds_no_lock_on_the_tables_it_scans(
+    world: NotifierWorld,
+) -> None:
+    event_id = world.schedule(starts_in=2 * LEAD)
+    world.book(event_id, ANNA)
+    await world.feed.step()
+    scheduler = world.reminder_scheduler()
+
+    nothing_due = await scheduler.tick()
+    async with world.engine.connect() as migration:
+        # What a migration of these tables takes; it would wait while a scan stays open.
+        await migration.execute(
+            text(
+                "LOCK TABLE read_model.notifier_participants, read_model.notifier_events"
+                " IN ACCESS EXCLUSIVE MODE NOWAIT"
+            )
+        )
+        await migration.rollback()
+
+    assert nothing_due == []

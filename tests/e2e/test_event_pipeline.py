@@ -16,14 +16,9 @@ from board.up import Stack
 from shared.integration.names import EVENTS_STREAM
 from shared.outbox.recorder import OUTBOX_TABLE
 from shared.settings import EVENT_STORE_SCHEMA
-from tests.tokens import known_token
+from tests.tokens import known_bearer
 
 pytestmark = pytest.mark.e2e
-
-
-def bearer(stack: Stack, username: str) -> dict[str, str]:
-    token = known_token(stack.settings, uuid4(), username)
-    return {"Authorization": f"Bearer {token}"}
 
 
 def new_event(**overrides: Any) -> dict[str, Any]:
@@ -68,7 +63,9 @@ def messages_on_topic(stack: Stack) -> list[dict[str, Any]]:
 def test_a_created_event_is_read_back_once_the_projection_reaches_its_position(
     stack: Stack, api: httpx.Client
 ) -> None:
-    created = api.post("/api/events/", json=new_event(), headers=bearer(stack, "olga"))
+    created = api.post(
+        "/api/events/", json=new_event(), headers=known_bearer(stack.settings, uuid4(), "olga")
+    )
     assert created.status_code == 201, created.text
     event_id = created.json()["id"]
     position = int(created.headers["X-Event-Position"])
@@ -86,7 +83,7 @@ def test_a_created_event_is_read_back_once_the_projection_reaches_its_position(
 
 
 def test_a_change_is_listed_once_its_position_is_reflected(stack: Stack, api: httpx.Client) -> None:
-    organizer = bearer(stack, "pavel")
+    organizer = known_bearer(stack.settings, uuid4(), "pavel")
     created = api.post("/api/events/", json=new_event(title="Черновик"), headers=organizer)
     event_id = created.json()["id"]
 

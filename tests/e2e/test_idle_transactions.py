@@ -7,13 +7,15 @@ migration (ACCESS EXCLUSIVE waits behind it) for as long as the loop finds nothi
 from __future__ import annotations
 
 import time
+from uuid import uuid4
 
 import httpx
 import psycopg
 import pytest
 
 from board.up import Stack
-from tests.e2e.test_event_pipeline import bearer, new_event
+from tests.e2e.test_event_pipeline import new_event
+from tests.tokens import known_bearer
 
 pytestmark = pytest.mark.e2e
 
@@ -34,7 +36,7 @@ WHERE datname = current_database() AND pid <> pg_backend_pid()
 def test_an_idle_stack_keeps_no_transaction_open(stack: Stack, api: httpx.Client) -> None:
     # A write read back through the notifier: every loop of the pipeline has started and
     # taken a turn with work in it.
-    user = bearer(stack, "zoya")
+    user = known_bearer(stack.settings, uuid4(), "zoya")
     created = api.post("/api/events/", json=new_event(), headers=user)
     read = api.get(
         "/api/notifications/",

@@ -13,17 +13,12 @@ import httpx
 import pytest
 
 from board.up import Stack
-from tests.tokens import known_token
+from tests.tokens import known_bearer
 
 pytestmark = pytest.mark.e2e
 
 # Longer than the heartbeat: a loaded machine may take a while to notify.
 STREAM_TIMEOUT = 60.0
-
-
-def bearer(stack: Stack, username: str) -> dict[str, str]:
-    token = known_token(stack.settings, uuid4(), username)
-    return {"Authorization": f"Bearer {token}"}
 
 
 def create_event(api: httpx.Client, organizer: dict[str, str]) -> str:
@@ -61,7 +56,10 @@ def notifications(lines: Iterator[str]) -> Iterator[dict[str, Any]]:
 def test_a_booking_made_through_the_api_arrives_on_an_open_stream(
     stack: Stack, api: httpx.Client
 ) -> None:
-    organizer, guest = bearer(stack, "stream-olga"), bearer(stack, "stream-gleb")
+    organizer, guest = (
+        known_bearer(stack.settings, uuid4(), "stream-olga"),
+        known_bearer(stack.settings, uuid4(), "stream-gleb"),
+    )
     event_id = create_event(api, organizer)
 
     with api.stream(
@@ -82,7 +80,10 @@ def test_a_booking_made_through_the_api_arrives_on_an_open_stream(
 def test_a_stream_resumed_with_last_event_id_gets_exactly_what_it_missed_then_live_ones(
     stack: Stack, api: httpx.Client
 ) -> None:
-    organizer, guest = bearer(stack, "stream-oleg"), bearer(stack, "stream-galya")
+    organizer, guest = (
+        known_bearer(stack.settings, uuid4(), "stream-oleg"),
+        known_bearer(stack.settings, uuid4(), "stream-galya"),
+    )
     event_id, later_event_id = create_event(api, organizer), create_event(api, organizer)
     with api.stream(
         "GET", "/api/notifications/stream/", headers=guest, timeout=STREAM_TIMEOUT

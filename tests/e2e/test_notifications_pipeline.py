@@ -10,20 +10,18 @@ import httpx
 import pytest
 
 from board.up import Stack
-from tests.tokens import known_token
+from tests.tokens import known_bearer
 
 pytestmark = pytest.mark.e2e
-
-
-def bearer(stack: Stack, username: str) -> dict[str, str]:
-    token = known_token(stack.settings, uuid4(), username)
-    return {"Authorization": f"Bearer {token}"}
 
 
 def test_a_booking_reaches_the_bookers_notifications_through_the_notifier_process(
     stack: Stack, api: httpx.Client
 ) -> None:
-    organizer, guest = bearer(stack, "olga"), bearer(stack, "gleb")
+    organizer, guest = (
+        known_bearer(stack.settings, uuid4(), "olga"),
+        known_bearer(stack.settings, uuid4(), "gleb"),
+    )
     created = api.post(
         "/api/events/",
         json={

@@ -4,12 +4,13 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Callable
+from contextlib import AbstractContextManager, nullcontext
 from typing import Any, ClassVar
 from uuid import UUID
 
 from eventsourcing.application import Application, ProcessingEvent
 from eventsourcing.domain import MutableOrImmutableAggregate, Snapshot
-from eventsourcing.persistence import ApplicationRecorder, Recording
+from eventsourcing.persistence import ApplicationRecorder, EventStore, Recording
 from eventsourcing.popo import POPOFactory
 
 from shared.application.commits import MAX_CONFLICT_RETRIES, Committer, PendingResponse
@@ -74,8 +75,19 @@ class Board(EventCommands, UserCommands, Application[UUID]):
     def construct_recorder(self) -> ApplicationRecorder:
         if isinstance(self.factory, POPOFactory):
             return MemoryRecorder()
-        with event_store_ddl_lock(self.settings.database_url):
+        with self._creating_tables():
             return super().construct_recorder()
+
+    def construct_snapshot_store(self) -> EventStore[UUID]:
+        with self._creating_tables():
+            return super().construct_snapshot_store()
+
+    def _creating_tables(self) -> AbstractContextManager[None]:
+        # Both the recorder and the snapshot store create their tables when constructed;
+        # unlocked, two processes creating one table together collide on its row type.
+        if isinstance(self.factory, POPOFactory):
+            return nullcontext()
+        return event_store_ddl_lock(self.settings.database_url)
 
     def close(self) -> None:
         self.commits.close()

@@ -14,6 +14,7 @@ from uuid import UUID, uuid4
 import psycopg
 import pytest
 from eventsourcing.persistence import IntegrityError
+from eventsourcing.postgres import PostgresRecorder
 
 from shared.application.board import EVENT_SNAPSHOT_INTERVAL, Board
 from shared.application.commits import PendingResponse
@@ -22,8 +23,10 @@ from shared.clock import ManualClock
 from shared.domain.errors import IdempotencyKeyReused
 from shared.identity import Caller
 from shared.infra.database import event_store_env
+from shared.infra.ddl_lock import EVENT_STORE_DDL_LOCK_KEY
 from shared.settings import Settings
 from tests.builders import event_details
+from tests.conftest import fresh_database, settings_for
 
 pytestmark = pytest.mark.integration
 
@@ -142,16 +145,43 @@ def test_a_busy_event_is_snapshotted_and_loads_afresh_elsewhere(
     assert second.book_seat(event_id, caller=ORGANIZER).position > 0
 
 
+def test_every_table_of_the_event_store_is_created_under_the_ddl_lock(
+    settings: Settings, clock: ManualClock, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    created: list[tuple[str, bool]] = []
+    create_table = PostgresRecorder.create_table
+
+    def noting_the_lock(recorder: PostgresRecorder) -> None:
+        with psycopg.connect(settings.database_url) as conn:
+            held = conn.execute(
+                "SELECT count(*) FROM pg_locks WHERE locktype = 'advisory' AND granted"
+                " AND (classid::bigint << 32) + objid::bigint = %s",
+                (EVENT_STORE_DDL_LOCK_KEY,),
+            ).fetchone()
+        created.append((type(recorder).__name__, held == (1,)))
+        create_table(recorder)
+
+    monkeypatch.setattr(PostgresRecorder, "create_table", noting_the_lock)
+
+    Board(settings, clock, env=event_store_env(settings)).close()
+
+    assert len(created) >= 2  # the events' recorder and the snapshots'
+    assert all(held for _, held in created), created
+
+
 def test_processes_starting_together_on_one_database_all_start(
-    settings: Settings, clock: ManualClock
+    postgres_server_url: str, kafka_bootstrap: str, clock: ManualClock
 ) -> None:
     together = 8
     start = threading.Barrier(together)
 
-    def construct(_: int) -> None:
+    def construct(settings: Settings) -> None:
         start.wait()
         Board(settings, clock, env=event_store_env(settings)).close()
 
-    with ThreadPoolExecutor(together) as pool:
-        for _round in range(3):
-            list(pool.map(construct, range(together)))
+    # A fresh database each round: creating the tables is what races, not finding them.
+    for _round in range(3):
+        with fresh_database(postgres_server_url) as url:
+            settings = settings_for(url, kafka_bootstrap)
+            with ThreadPoolExecutor(together) as pool:
+                list(pool.map(construct, [settings] * together))

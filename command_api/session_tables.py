@@ -10,6 +10,7 @@ import psycopg
 from psycopg import sql
 
 from shared.infra.database import ensure_schemas
+from shared.infra.ddl_lock import event_store_ddl_lock
 from shared.settings import EVENT_STORE_SCHEMA
 
 _DDL = (
@@ -27,8 +28,10 @@ _DDL = (
 def prepare_database(database_url: str) -> None:
     """What the command API writes besides the event store: the schemas, the access table
     every API reads, and its own tables of sessions."""
-    ensure_schemas(database_url)
-    schema = sql.Identifier(EVENT_STORE_SCHEMA)
-    with psycopg.connect(database_url, autocommit=True) as conn:
-        for statement in _DDL:
-            conn.execute(sql.SQL(statement).format(schema=schema))
+    # Each command API process prepares at start, and replicas start together.
+    with event_store_ddl_lock(database_url):
+        ensure_schemas(database_url)
+        schema = sql.Identifier(EVENT_STORE_SCHEMA)
+        with psycopg.connect(database_url, autocommit=True) as conn:
+            for statement in _DDL:
+                conn.execute(sql.SQL(statement).format(schema=schema))

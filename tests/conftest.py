@@ -47,13 +47,14 @@ def kafka_bootstrap() -> Iterator[str]:
 
 
 @contextmanager
-def fresh_database(server_url: str) -> Iterator[str]:
-    """A new database with the board's schemas, dropped afterwards."""
+def fresh_database(server_url: str, *, prepared: bool = True) -> Iterator[str]:
+    """A new database, with the board's schemas unless not `prepared`, dropped afterwards."""
     name = f"test_{uuid4().hex[:12]}"
     with psycopg.connect(server_url, autocommit=True) as conn:
         conn.execute(sql.SQL("CREATE DATABASE {}").format(sql.Identifier(name)))
     url = with_database(server_url, name)
-    prepare_database(url)
+    if prepared:
+        prepare_database(url)
     yield url
     with psycopg.connect(server_url, autocommit=True) as conn:
         conn.execute(sql.SQL("DROP DATABASE {} WITH (FORCE)").format(sql.Identifier(name)))

@@ -16,6 +16,7 @@ import pytest
 from eventsourcing.persistence import IntegrityError
 from eventsourcing.postgres import PostgresRecorder
 
+from command_api.app import open_board
 from shared.application.board import EVENT_SNAPSHOT_INTERVAL, Board
 from shared.application.commits import PendingResponse
 from shared.application.idempotency import IDEMPOTENCY_KWARG, Idempotency, KeptResponse, Replayed
@@ -177,11 +178,11 @@ def test_processes_starting_together_on_one_database_all_start(
 
     def construct(settings: Settings) -> None:
         start.wait()
-        Board(settings, clock, env=event_store_env(settings)).close()
+        open_board(settings, clock).close()
 
-    # A fresh database each round: creating the tables is what races, not finding them.
+    # An empty database each round: creating the tables is what races, not finding them.
     for _round in range(3):
-        with fresh_database(postgres_server_url) as url:
+        with fresh_database(postgres_server_url, prepared=False) as url:
             settings = settings_for(url, kafka_bootstrap)
             with ThreadPoolExecutor(together) as pool:
                 list(pool.map(construct, [settings] * together))

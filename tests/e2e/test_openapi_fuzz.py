@@ -38,6 +38,9 @@ PASSWORD = "fuzz-pass-1"
 ROLES = ("anonymous", "user", "staff")
 # The 503s the contract documents: a read that waited past its bound, a database away.
 DOCUMENTED_UNAVAILABLE = frozenset({"projection_lagging", "service_unavailable"})
+# schemathesis reads an event stream, which never ends by itself, until the read half of
+# the timeout has passed in total: 30 s per call made the stream most of the test's time.
+STREAM_SECONDS = 1.0
 
 
 @dataclass(frozen=True)
@@ -97,7 +100,14 @@ def fuzz_board(postgres_server_url: str, kafka_bootstrap: str) -> Iterator[FuzzB
         yield FuzzBoard(stack, {"anonymous": {}, "user": user, "staff": staff}, ids)
 
 
+def _streams(operation: schemathesis.APIOperation) -> bool:
+    answered = operation.definition.raw.get("responses", {}).get("200", {})
+    return "text/event-stream" in answered.get("content", {})
+
+
 def _fuzz(operation: schemathesis.APIOperation, board: FuzzBoard, mode: GenerationMode) -> None:
+    timeout = (30.0, STREAM_SECONDS) if _streams(operation) else 30.0
+
     @hypothesis.settings(
         max_examples=FUZZ_EXAMPLES,
         deadline=None,
@@ -115,7 +125,7 @@ def _fuzz(operation: schemathesis.APIOperation, board: FuzzBoard, mode: Generati
                     case.path_parameters[name] = value
         headers = {**(case.headers or {}), **board.headers[role]}
 
-        response = case.call(base_url=board.stack.base_url, headers=headers, timeout=30)
+        response = case.call(base_url=board.stack.base_url, headers=headers, timeout=timeout)
 
         if response.status_code >= 500:
             assert response.status_code == 503, response.text

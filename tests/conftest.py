@@ -21,6 +21,9 @@ from psycopg import sql
 
 from board.embedded import EmbeddedBroker, start_embedded_postgres
 from command_api.session_tables import prepare_database
+from shared.application.board import Board
+from shared.infra.database import event_store_env
+from shared.read_model.migrate import upgrade
 from shared.settings import Settings
 
 
@@ -33,7 +36,14 @@ def with_database(url: str, dbname: str) -> str:
 def postgres_server_url(tmp_path_factory: pytest.TempPathFactory) -> str:
     if url := os.environ.get("DATABASE_URL"):
         return url
-    return start_embedded_postgres(Path(tmp_path_factory.mktemp("pg")))
+    url = start_embedded_postgres(Path(tmp_path_factory.mktemp("pg")))
+    with psycopg.connect(url, autocommit=True) as conn:
+        # The session's own server, gone with it: fsync guards only against the machine
+        # crashing, which ends the session anyway, and it cost each test's DROP DATABASE
+        # ~70 ms. Processes killed by tests lose nothing either way.
+        conn.execute("ALTER SYSTEM SET fsync = off")
+        conn.execute("SELECT pg_reload_conf()")
+    return url
 
 
 @pytest.fixture(scope="session")
@@ -47,22 +57,62 @@ def kafka_bootstrap() -> Iterator[str]:
 
 
 @contextmanager
-def fresh_database(server_url: str, *, prepared: bool = True) -> Iterator[str]:
-    """A new database, with the board's schemas unless not `prepared`, dropped afterwards."""
+def new_database(server_url: str, template: str = "template1") -> Iterator[str]:
+    """A new database, a copy of `template` (an empty one by default), dropped afterwards."""
     name = f"test_{uuid4().hex[:12]}"
     with psycopg.connect(server_url, autocommit=True) as conn:
-        conn.execute(sql.SQL("CREATE DATABASE {}").format(sql.Identifier(name)))
-    url = with_database(server_url, name)
-    if prepared:
-        prepare_database(url)
-    yield url
+        conn.execute(
+            sql.SQL("CREATE DATABASE {} TEMPLATE {}").format(
+                sql.Identifier(name), sql.Identifier(template)
+            )
+        )
+    yield with_database(server_url, name)
     with psycopg.connect(server_url, autocommit=True) as conn:
         conn.execute(sql.SQL("DROP DATABASE {} WITH (FORCE)").format(sql.Identifier(name)))
 
 
+@contextmanager
+def fresh_database(server_url: str) -> Iterator[str]:
+    """A new database with the board's schemas, dropped afterwards."""
+    with new_database(server_url) as url:
+        prepare_database(url)
+        yield url
+
+
+@pytest.fixture(scope="session")
+def prepared_template(postgres_server_url: str, kafka_bootstrap: str) -> Iterator[str]:
+    """A database prepared once as most tests' are: the command API's tables, the read
+    model's migrations and the event store's tables. Copying it (~0.1 s) costs less than
+    preparing each test's database anew (~0.3 s; some 500 tests use one)."""
+    name = f"template_{uuid4().hex[:12]}"
+    with psycopg.connect(postgres_server_url, autocommit=True) as conn:
+        conn.execute(sql.SQL("CREATE DATABASE {}").format(sql.Identifier(name)))
+        url = with_database(postgres_server_url, name)
+        prepare_database(url)
+        upgrade(url)
+        settings = settings_for(url, kafka_bootstrap)
+        Board(settings, env=event_store_env(settings)).close()
+        # A copy is refused while anyone is connected to the template.
+        conn.execute(
+            "SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE datname = %s", (name,)
+        )
+        conn.execute(
+            sql.SQL("ALTER DATABASE {} WITH ALLOW_CONNECTIONS false").format(sql.Identifier(name))
+        )
+    yield name
+    with psycopg.connect(postgres_server_url, autocommit=True) as conn:
+        conn.execute(sql.SQL("DROP DATABASE {}").format(sql.Identifier(name)))
+
+
 @pytest.fixture
-def database_url(postgres_server_url: str) -> Iterator[str]:
-    with fresh_database(postgres_server_url) as url:
+def database_url(
+    request: pytest.FixtureRequest, postgres_server_url: str, prepared_template: str
+) -> Iterator[str]:
+    if request.node.get_closest_marker("fresh_database"):
+        with fresh_database(postgres_server_url) as url:
+            yield url
+        return
+    with new_database(postgres_server_url, prepared_template) as url:
         yield url
 
 
@@ -92,7 +142,9 @@ def settings(database_url: str, kafka_bootstrap: str) -> Settings:
 
 
 @pytest.fixture(scope="module")
-def module_settings(postgres_server_url: str, kafka_bootstrap: str) -> Iterator[Settings]:
+def module_settings(
+    postgres_server_url: str, prepared_template: str, kafka_bootstrap: str
+) -> Iterator[Settings]:
     """`settings` shared by a module's tests, for fixtures too slow to start per test."""
-    with fresh_database(postgres_server_url) as url:
+    with new_database(postgres_server_url, prepared_template) as url:
         yield settings_for(url, kafka_bootstrap)

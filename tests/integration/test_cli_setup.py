@@ -14,7 +14,7 @@ from board.environment import settings_environment
 from board.setup import set_up
 from shared.settings import Settings
 
-pytestmark = pytest.mark.integration
+pytestmark = [pytest.mark.integration, pytest.mark.fresh_database]
 
 EXPECTED_TABLES = {
     ("event_store", "outbox"),

@@ -12,7 +12,7 @@ from shared.read_model.migrate import include_name, sqlalchemy_url, upgrade
 from shared.read_model.schema import metadata
 from shared.settings import READ_SCHEMA
 
-pytestmark = pytest.mark.integration
+pytestmark = [pytest.mark.integration, pytest.mark.fresh_database]
 
 
 def schema_differences(database_url: str) -> list[object]:

@@ -27,7 +27,7 @@ from shared.infra.database import event_store_env
 from shared.infra.ddl_lock import EVENT_STORE_DDL_LOCK_KEY
 from shared.settings import Settings
 from tests.builders import event_details
-from tests.conftest import fresh_database, settings_for
+from tests.conftest import new_database, settings_for
 
 pytestmark = pytest.mark.integration
 
@@ -146,6 +146,7 @@ def test_a_busy_event_is_snapshotted_and_loads_afresh_elsewhere(
     assert second.book_seat(event_id, caller=ORGANIZER).position > 0
 
 
+@pytest.mark.fresh_database
 def test_every_table_of_the_event_store_is_created_under_the_ddl_lock(
     settings: Settings, clock: ManualClock, monkeypatch: pytest.MonkeyPatch
 ) -> None:
@@ -182,7 +183,7 @@ def test_processes_starting_together_on_one_database_all_start(
 
     # An empty database each round: creating the tables is what races, not finding them.
     for _round in range(3):
-        with fresh_database(postgres_server_url, prepared=False) as url:
+        with new_database(postgres_server_url) as url:
             settings = settings_for(url, kafka_bootstrap)
             with ThreadPoolExecutor(together) as pool:
                 list(pool.map(construct, [settings] * together))
